@@ -1,0 +1,47 @@
+# strikegrid developer targets. `make demo` and `make test` are the two README commands.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: venv dev demo test test-rust test-python lint bench peers clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+venv: $(BIN)/python
+
+# Editable install with the release profile (optimised kernels) and the test extras.
+dev: venv
+	$(BIN)/pip install --quiet "maturin>=1.7,<2" numpy
+	$(BIN)/pip install --quiet -e ".[test,dev]"
+
+demo: venv
+	$(BIN)/pip install --quiet .
+	$(BIN)/strikegrid demo
+
+test-rust:
+	cargo test --workspace --release
+
+test-python: dev
+	$(BIN)/python -m pytest -q
+
+test: test-rust test-python
+
+lint: dev
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+	$(BIN)/python -m mypy python/strikegrid
+	$(BIN)/python -m mypy.stubtest strikegrid._core --allowlist .ci/stubtest-allowlist.txt
+
+bench: dev
+	$(BIN)/pip install --quiet pytest-benchmark scipy
+	$(BIN)/python -m pytest benches -q --benchmark-only
+
+peers: dev
+	$(BIN)/python benches/peers.py
+
+clean:
+	rm -rf target $(VENV) python/strikegrid/*.so

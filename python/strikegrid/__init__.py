@@ -1,0 +1,26 @@
+"""strikegrid: option prices, greeks and implied vols over large grids, with a Rust core.
+
+>>> import strikegrid as sg
+>>> round(sg.price("call", 100.0, 100.0, 1.0, 0.2), 6)
+7.965567
+"""
+
+from __future__ import annotations
+
+from . import exceptions
+from ._core import __version__, simd_level
+from .exceptions import InputError, StrikegridError
+from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
+
+__all__ = [
+    "GREEKS",
+    "InputError",
+    "StrikegridError",
+    "__version__",
+    "exceptions",
+    "greeks",
+    "norm_cdf",
+    "norm_pdf",
+    "price",
+    "simd_level",
+]

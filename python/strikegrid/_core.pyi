@@ -1,0 +1,48 @@
+"""Type stubs of the compiled extension ``strikegrid._core`` (rust/python)."""
+
+import numpy as np
+import numpy.typing as npt
+
+GREEK_NAMES: list[str]
+MODEL_NAMES: list[str]
+PARALLEL_THRESHOLD: int
+__version__: str
+
+def price_scalar(
+    model: str,
+    kind: float,
+    spot: float,
+    strike: float,
+    expiry: float,
+    vol: float,
+    rate: float,
+    div: float,
+    nan: bool,
+) -> float: ...
+def greeks_scalar(
+    model: str,
+    mask: int,
+    kind: float,
+    spot: float,
+    strike: float,
+    expiry: float,
+    vol: float,
+    rate: float,
+    div: float,
+    nan: bool,
+) -> dict[str, float]: ...
+def evaluate_arrays(
+    model: str,
+    mask: int,
+    kind: npt.NDArray[np.float64],
+    spot: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    vol: npt.NDArray[np.float64],
+    rate: npt.NDArray[np.float64],
+    div: npt.NDArray[np.float64],
+    nan: bool,
+) -> list[npt.NDArray[np.float64]]: ...
+def norm_cdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def norm_pdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+def simd_level() -> str: ...

@@ -1,0 +1,221 @@
+"""European prices and greeks: ``sg.price`` and ``sg.greeks``.
+
+Both broadcast like numpy ufuncs over scalars and arrays of any shape and stride, return float64
+arrays of the broadcast shape (a Python ``float`` when every input is a scalar) and never modify
+their inputs. A call with scalar numbers and a string/bool kind skips numpy entirely.
+
+Models (``model=``):
+
+* ``"bsm"``: Black–Scholes–Merton on a spot with continuous dividend yield ``div``.
+* ``"black76"``: Black (1976) on a forward or futures price passed as ``spot``; ``div`` must be 0.
+* ``"bachelier"``: normal model on the forward; ``vol`` is the normal vol in price units per
+  sqrt-year; forward and strike may be zero or negative.
+* ``"inverse"``: coin-settled option on a future (BTC/ETH options as Deribit lists them). The call
+  pays ``max(F_T - K, 0) / F_T`` coins; the premium is in coins and equals the Black-76 value
+  divided by ``F``. ``spot`` is the future's price in USD, ``strike`` in USD.
+
+Greeks are raw partial derivatives of the premium in the premium's own unit (coins for
+``inverse``): delta ``dV/dS``, gamma ``d2V/dS2``, vega ``dV/dvol`` (per 1.00 of vol), theta
+``-dV/dT`` per year, rho ``dV/drate``, epsilon ``dV/ddiv`` (0 for the forward models), vanna
+``d2V/dS dvol``, volga ``d2V/dvol2``, charm ``-d2V/dS dT`` per year, dual_delta ``dV/dK``,
+dual_gamma ``d2V/dK2``; S is the spot for ``bsm`` and the forward for the other models. For
+``inverse`` only, ``which=["delta_pa"]`` gives the premium-adjusted delta ``F dV/dF`` that crypto
+venues display: the coins of future that hedge one option (call: ``e^(-rT) (K/F) N(d2)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Optional, Union
+
+from . import _core
+from ._convert import (
+    FloatArray,
+    check_exercise,
+    errors_flag,
+    float_array,
+    kind_array,
+    scalar_kind,
+)
+from .exceptions import InputError
+
+__all__ = ["GREEKS", "greeks", "norm_cdf", "norm_pdf", "price"]
+
+#: The outputs ``greeks(which=None)`` returns, in order.
+GREEKS: tuple[str, ...] = tuple(_core.GREEK_NAMES[:12])
+_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(_core.GREEK_NAMES)}
+_PRICE_MASK = _BITS["price"]
+_ALL_MASK = sum(_BITS[g] for g in GREEKS)
+_NUMBER = (float, int)
+
+ArrayOrFloat = Union[FloatArray, float]
+
+
+def _which(which: Union[None, str, Iterable[str]]) -> tuple[int, tuple[str, ...]]:
+    if which is None:
+        return _ALL_MASK, GREEKS
+    names = (which,) if isinstance(which, str) else tuple(which)
+    if not names:
+        raise InputError("which: asks for no output", arg="which")
+    mask = 0
+    for name in names:
+        bit = _BITS.get(name) if isinstance(name, str) else None
+        if bit is None:
+            raise InputError(
+                f"which: unknown output {name!r}; expected some of {', '.join(GREEKS)}"
+                " (and 'delta_pa' for model='inverse')",
+                arg="which",
+            )
+        mask |= bit
+    return mask, tuple(dict.fromkeys(names))
+
+
+def _arrays(
+    kind: Any,
+    spot: Any,
+    strike: Any,
+    expiry: Any,
+    vol: Any,
+    rate: Any,
+    div: Any,
+    nan: bool,
+) -> tuple[FloatArray, ...]:
+    return (
+        kind_array(kind, nan),
+        float_array(spot, "spot"),
+        float_array(strike, "strike"),
+        float_array(expiry, "expiry"),
+        float_array(vol, "vol"),
+        float_array(rate, "rate"),
+        float_array(div, "div"),
+    )
+
+
+def _model_name(model: Any) -> str:
+    if not isinstance(model, str):
+        raise InputError(f"model: must be a string such as 'bsm', got {model!r}", arg="model")
+    return model
+
+
+def price(
+    kind: Any,
+    spot: Any,
+    strike: Any,
+    expiry: Any,
+    vol: Any,
+    rate: Any = 0.0,
+    div: Any = 0.0,
+    *,
+    model: str = "bsm",
+    exercise: str = "european",
+    method: Optional[str] = None,
+    errors: str = "raise",
+) -> ArrayOrFloat:
+    """Option premiums.
+
+    Args:
+        kind: "call"/"put"/"c"/"p" (any case), True/False (True = call) or +1/-1; a scalar or an
+            array of them (object arrays from pandas included).
+        spot: spot price (``bsm``) or forward/futures price (other models).
+        strike: strike price.
+        expiry: time to expiry in years (>= 0; 0 gives the intrinsic value).
+        vol: volatility as a decimal (lognormal models) or normal vol in price units per
+            sqrt-year (``bachelier``); >= 0.
+        rate: continuously compounded rate that discounts the premium.
+        div: continuous dividend yield (``bsm`` only; 0 for the forward models).
+        model: "bsm", "black76", "bachelier" or "inverse".
+        exercise: "european" (the only engine in this version).
+        method: None or "analytic".
+        errors: "raise" (an :class:`~strikegrid.exceptions.InputError` naming the argument and
+            the first offending index) or "nan" (NaN in the offending elements only).
+
+    Returns:
+        The premium (coins for ``inverse``), float64 of the broadcast shape, or a float when
+        every input is a scalar.
+    """
+    if exercise != "european" or method is not None:
+        check_exercise(exercise, method)
+    nan = errors_flag(errors)
+    if (
+        type(spot) in _NUMBER
+        and type(strike) in _NUMBER
+        and type(expiry) in _NUMBER
+        and type(vol) in _NUMBER
+        and type(rate) in _NUMBER
+        and type(div) in _NUMBER
+    ):
+        phi = scalar_kind(kind, nan)
+        if phi is not None:
+            return _core.price_scalar(
+                _model_name(model), phi, spot, strike, expiry, vol, rate, div, nan
+            )
+    args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
+    (out,) = _core.evaluate_arrays(_model_name(model), _PRICE_MASK, *args, nan)
+    return out if out.ndim else float(out)
+
+
+def greeks(
+    kind: Any,
+    spot: Any,
+    strike: Any,
+    expiry: Any,
+    vol: Any,
+    rate: Any = 0.0,
+    div: Any = 0.0,
+    *,
+    model: str = "bsm",
+    exercise: str = "european",
+    method: Optional[str] = None,
+    which: Union[None, str, Iterable[str]] = None,
+    errors: str = "raise",
+) -> dict[str, ArrayOrFloat]:
+    """Premium and greeks, raw partial derivatives (see the module docstring for units).
+
+    Arguments are those of :func:`price`, plus ``which``: None for all of
+    ``price delta gamma vega theta rho epsilon vanna volga charm dual_delta dual_gamma``, or a
+    name or list of names to compute only those (the cost follows what is asked).
+
+    Returns:
+        A dict from name to float64 array of the broadcast shape (floats for scalar inputs), in
+        the order asked.
+    """
+    if exercise != "european" or method is not None:
+        check_exercise(exercise, method)
+    nan = errors_flag(errors)
+    mask, names = _which(which)
+    if (
+        type(spot) in _NUMBER
+        and type(strike) in _NUMBER
+        and type(expiry) in _NUMBER
+        and type(vol) in _NUMBER
+        and type(rate) in _NUMBER
+        and type(div) in _NUMBER
+    ):
+        phi = scalar_kind(kind, nan)
+        if phi is not None:
+            d = _core.greeks_scalar(
+                _model_name(model), mask, phi, spot, strike, expiry, vol, rate, div, nan
+            )
+            return {n: d[n] for n in names}
+    args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
+    outs = _core.evaluate_arrays(_model_name(model), mask, *args, nan)
+    canonical = [g for g in _core.GREEK_NAMES if mask & _BITS[g]]
+    by_name: dict[str, ArrayOrFloat] = {
+        g: (o if o.ndim else float(o)) for g, o in zip(canonical, outs)
+    }
+    return {n: by_name[n] for n in names}
+
+
+def norm_cdf(x: Any) -> ArrayOrFloat:
+    """Standard normal CDF, accurate to a few ulps in both tails (Cody 1969)."""
+    arr = float_array(x, "x")
+    out = _core.norm_cdf(arr)
+    return out if out.ndim else float(out)
+
+
+def norm_pdf(x: Any) -> ArrayOrFloat:
+    """Standard normal density."""
+    arr = float_array(x, "x")
+    out = _core.norm_pdf(arr)
+    return out if out.ndim else float(out)
+

@@ -1,0 +1,300 @@
+//! The lognormal family: Black–Scholes–Merton (spot, dividend yield), Black-76 (forward) and
+//! the inverse (coin-settled) option on a future.
+//!
+//! All three are `V = phi (a N(phi d1) - b N(phi d2))` with d1 = x/s + s/2, d2 = d1 - s,
+//! s = vol sqrt(T) and x = ln(F/K):
+//!
+//! | model   | x                        | a            | b              |
+//! |---------|--------------------------|--------------|----------------|
+//! | bsm     | ln(S/K) + (r - q) T      | S e^(-qT)    | K e^(-rT)      |
+//! | black76 | ln(F/K)                  | F e^(-rT)    | K e^(-rT)      |
+//! | inverse | ln(F/K)                  | e^(-rT)      | e^(-rT) K / F  |
+//!
+//! The inverse call pays max(F_T - K, 0)/F_T coins; under the coin numeraire its value in
+//! coins is the Black-76 value divided by F (Deribit's convention: coin price = USD price / F).
+//!
+//! Expiry 0 and vol 0: s is floored at [`SD_FLOOR`], so d1 and d2 go to +-1e300 off the money
+//! and N, n reach their limits exactly; every term with a factor n(d) is guarded so that
+//! `0 * inf` cannot turn a limit into NaN. Prices come out as intrinsic value, greeks as their
+//! limits (delta 0 or +-1, gamma and vega 0 off the money).
+
+use crate::fastmath::{exp, ln, Arith};
+use crate::greeks::{Greek, GreekSet};
+use crate::normal::{cdf, cdf_pdf, pdf};
+use crate::tile::{slot, OutSlots, Tile, TILE};
+
+/// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
+/// the limits of the formulas instead of 0/0.
+pub const SD_FLOOR: f64 = 1e-300;
+
+pub const BSM: u8 = 0;
+pub const BLACK76: u8 = 1;
+pub const INVERSE: u8 = 3;
+
+/// `n * w`, but 0 when `n` is 0, so that an infinite or undefined weight at a limit
+/// (expiry 0, vol 0) does not produce NaN.
+#[inline(always)]
+pub(crate) fn nz(n: f64, w: f64) -> f64 {
+    if n == 0.0 {
+        0.0
+    } else {
+        n * w
+    }
+}
+
+/// Per-option quantities shared by price and greeks.
+#[derive(Clone, Copy)]
+struct Setup {
+    sqrt_t: f64,
+    sd: f64,
+    dfr: f64,
+    /// e^(-qT) for bsm, e^(-rT) for the forward models: delta's discount factor.
+    dfq: f64,
+    a: f64,
+    b: f64,
+    d1: f64,
+    d2: f64,
+}
+
+#[inline(always)]
+fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) -> Setup {
+    let sqrt_t = t.sqrt();
+    let sd = (v * sqrt_t).max(SD_FLOOR);
+    let dfr = exp::<A>(-r * t);
+    let ln_sk = ln::<A>(s / k);
+    let (x, a, b, dfq) = match M {
+        BSM => {
+            let dfq = exp::<A>(-q * t);
+            (A::mla(r - q, t, ln_sk), s * dfq, k * dfr, dfq)
+        }
+        BLACK76 => (ln_sk, s * dfr, k * dfr, dfr),
+        _ => (ln_sk, dfr, dfr * (k / s), dfr),
+    };
+    let d1 = A::mla(0.5, sd, x / sd);
+    let d2 = d1 - sd;
+    Setup {
+        sqrt_t,
+        sd,
+        dfr,
+        dfq,
+        a,
+        b,
+        d1,
+        d2,
+    }
+}
+
+/// Premiums of one tile (price only: one fused loop).
+#[inline(always)]
+pub fn price_tile<A: Arith, const M: u8>(tile: &Tile, out: &mut [f64]) {
+    let n = tile.len();
+    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+    let out = &mut out[..n];
+    for i in 0..n {
+        let phi = kind[i];
+        let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
+        let p = phi * (u.a * cdf::<A>(phi * u.d1) - u.b * cdf::<A>(phi * u.d2));
+        out[i] = if p < 0.0 { 0.0 } else { p };
+    }
+}
+
+/// Any subset of price and greeks for one tile. Intermediate arrays live on the stack; each
+/// requested output is one vectorisable loop, so the cost follows what is asked.
+#[inline(always)]
+pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut OutSlots) {
+    let n = tile.len();
+    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+
+    let mut su = [Setup {
+        sqrt_t: 0.0,
+        sd: 0.0,
+        dfr: 0.0,
+        dfq: 0.0,
+        a: 0.0,
+        b: 0.0,
+        d1: 0.0,
+        d2: 0.0,
+    }; TILE];
+    let su = &mut su[..n];
+    for i in 0..n {
+        su[i] = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
+    }
+
+    let inverse = M == INVERSE;
+    let fwd_model = M != BSM;
+    let value_needed = set.has(Greek::Price)
+        || set.has(Greek::Theta)
+        || (fwd_model && (set.has(Greek::Rho) || set.has(Greek::Theta)));
+    // Which of N(phi d1), n(d1), N(phi d2), n(d2) the requested outputs use.
+    let cdf1 = value_needed
+        || set.has(Greek::Epsilon) && !fwd_model
+        || !inverse && set.has(Greek::Delta)
+        || set.has(Greek::Charm) && !inverse;
+    let pdf1 = set.has(Greek::Vega)
+        || set.has(Greek::Volga)
+        || set.has(Greek::Theta)
+        || !inverse && (set.has(Greek::Gamma) || set.has(Greek::Vanna) || set.has(Greek::Charm));
+    let cdf2 = value_needed
+        || set.has(Greek::Rho)
+        || set.has(Greek::DualDelta)
+        || inverse
+            && (set.has(Greek::Delta)
+                || set.has(Greek::Gamma)
+                || set.has(Greek::Charm)
+                || set.has(Greek::DeltaPa));
+    let pdf2 = set.has(Greek::DualGamma)
+        || inverse && (set.has(Greek::Gamma) || set.has(Greek::Vanna) || set.has(Greek::Charm));
+
+    let mut big_n1 = [0.0; TILE];
+    let mut n1 = [0.0; TILE];
+    let mut big_n2 = [0.0; TILE];
+    let mut n2 = [0.0; TILE];
+    let (big_n1, n1) = (&mut big_n1[..n], &mut n1[..n]);
+    let (big_n2, n2) = (&mut big_n2[..n], &mut n2[..n]);
+    if cdf1 {
+        for i in 0..n {
+            (big_n1[i], n1[i]) = cdf_pdf::<A>(kind[i] * su[i].d1);
+        }
+    } else if pdf1 {
+        for i in 0..n {
+            n1[i] = pdf::<A>(su[i].d1);
+        }
+    }
+    if cdf2 {
+        for i in 0..n {
+            (big_n2[i], n2[i]) = cdf_pdf::<A>(kind[i] * su[i].d2);
+        }
+    } else if pdf2 {
+        for i in 0..n {
+            n2[i] = pdf::<A>(su[i].d2);
+        }
+    }
+
+    let mut value = [0.0; TILE];
+    let value = &mut value[..n];
+    if value_needed {
+        for i in 0..n {
+            let p = kind[i] * (su[i].a * big_n1[i] - su[i].b * big_n2[i]);
+            value[i] = if p < 0.0 { 0.0 } else { p };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Price) {
+        o[..n].copy_from_slice(value);
+    }
+    if let Some(o) = slot(outs, Greek::Delta) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            o[i] = if inverse {
+                kind[i] * su[i].b * big_n2[i] / s[i]
+            } else {
+                kind[i] * su[i].dfq * big_n1[i]
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::DeltaPa) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            o[i] = kind[i] * su[i].b * big_n2[i];
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Gamma) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let u = &su[i];
+            o[i] = if inverse {
+                u.b / (s[i] * s[i]) * (nz(n2[i], 1.0 / u.sd) - 2.0 * kind[i] * big_n2[i])
+            } else {
+                nz(n1[i], u.dfq / (s[i] * u.sd))
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Vega) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            o[i] = nz(n1[i], su[i].a * su[i].sqrt_t);
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Theta) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let u = &su[i];
+            let decay = nz(n1[i], u.a * v[i] * v[i] / (2.0 * u.sd));
+            o[i] = if fwd_model {
+                r[i] * value[i] - decay
+            } else {
+                kind[i] * (q[i] * u.a * big_n1[i] - r[i] * u.b * big_n2[i]) - decay
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Rho) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            o[i] = if fwd_model {
+                -t[i] * value[i]
+            } else {
+                kind[i] * su[i].b * t[i] * big_n2[i]
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Epsilon) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            o[i] = if fwd_model {
+                0.0
+            } else {
+                -kind[i] * su[i].a * t[i] * big_n1[i]
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Vanna) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let u = &su[i];
+            o[i] = if inverse {
+                -nz(n2[i], u.b / s[i] * u.d1 * u.sqrt_t / u.sd)
+            } else {
+                -nz(n1[i], u.dfq * u.d2 * u.sqrt_t / u.sd)
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Volga) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let u = &su[i];
+            o[i] = nz(n1[i], u.a * t[i] * u.d1 * u.d2 / u.sd);
+        }
+    }
+    if let Some(o) = slot(outs, Greek::Charm) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let u = &su[i];
+            o[i] = if inverse {
+                let delta = kind[i] * u.b * big_n2[i] / s[i];
+                r[i] * delta + nz(n2[i], u.b / s[i] * u.d1 / (2.0 * t[i]))
+            } else {
+                // bsm: phi q e^(-qT) N(phi d1) - e^(-qT) n(d1) ((r-q)/s - d2/(2T)); black76 is
+                // the same with q = r.
+                let carry = if fwd_model { 0.0 } else { r[i] - q[i] };
+                let qq = if fwd_model { r[i] } else { q[i] };
+                kind[i] * qq * u.dfq * big_n1[i]
+                    - nz(n1[i], u.dfq * (carry / u.sd - u.d2 / (2.0 * t[i])))
+            };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::DualDelta) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let dd = -kind[i] * su[i].dfr * big_n2[i];
+            o[i] = if inverse { dd / s[i] } else { dd };
+        }
+    }
+    if let Some(o) = slot(outs, Greek::DualGamma) {
+        let o = &mut o[..n];
+        for i in 0..n {
+            let w = su[i].dfr / (k[i] * su[i].sd);
+            o[i] = nz(n2[i], if inverse { w / s[i] } else { w });
+        }
+    }
+}

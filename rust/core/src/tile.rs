@@ -1,0 +1,107 @@
+//! The unit of work of every kernel: a tile of at most [`TILE`] options held in contiguous
+//! slices, and the output slots a kernel writes.
+
+use crate::greeks::Greek;
+
+/// Options per tile: large enough to amortise per-tile work, small enough that a kernel's
+/// intermediate arrays (about a dozen of them) stay in the L1 cache.
+pub const TILE: usize = 256;
+
+/// Index of each input argument, in the public argument order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Arg {
+    Kind = 0,
+    Spot,
+    Strike,
+    Expiry,
+    Vol,
+    Rate,
+    Div,
+}
+
+impl Arg {
+    /// All arguments in order.
+    pub const ALL: [Arg; 7] = [
+        Arg::Kind,
+        Arg::Spot,
+        Arg::Strike,
+        Arg::Expiry,
+        Arg::Vol,
+        Arg::Rate,
+        Arg::Div,
+    ];
+
+    /// The public name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arg::Kind => "kind",
+            Arg::Spot => "spot",
+            Arg::Strike => "strike",
+            Arg::Expiry => "expiry",
+            Arg::Vol => "vol",
+            Arg::Rate => "rate",
+            Arg::Div => "div",
+        }
+    }
+}
+
+/// Inputs of one tile: every slice has the same length (at most [`TILE`]).
+/// `kind` holds +1 for calls and -1 for puts.
+#[derive(Debug, Clone, Copy)]
+pub struct Tile<'a> {
+    pub kind: &'a [f64],
+    pub spot: &'a [f64],
+    pub strike: &'a [f64],
+    pub expiry: &'a [f64],
+    pub vol: &'a [f64],
+    pub rate: &'a [f64],
+    pub div: &'a [f64],
+}
+
+impl<'a> Tile<'a> {
+    /// Builds a tile from the seven argument slices in public order.
+    pub fn from_array(a: [&'a [f64]; 7]) -> Tile<'a> {
+        Tile {
+            kind: a[0],
+            spot: a[1],
+            strike: a[2],
+            expiry: a[3],
+            vol: a[4],
+            rate: a[5],
+            div: a[6],
+        }
+    }
+
+    /// Number of options.
+    pub fn len(&self) -> usize {
+        self.kind.len()
+    }
+
+    /// Whether the tile is empty.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_empty()
+    }
+
+    /// The values of option `i`, in public argument order.
+    pub fn at(&self, i: usize) -> [f64; 7] {
+        [
+            self.kind[i],
+            self.spot[i],
+            self.strike[i],
+            self.expiry[i],
+            self.vol[i],
+            self.rate[i],
+            self.div[i],
+        ]
+    }
+}
+
+/// Output slots of one tile, indexed by `Greek as usize`; a slot is `Some` when asked for.
+pub type OutSlots<'o> = [Option<&'o mut [f64]>; 13];
+
+/// Takes the slot of greek `g`, if it was asked for.
+#[inline]
+pub(crate) fn slot<'s, 'o>(outs: &'s mut OutSlots<'o>, g: Greek) -> Option<&'s mut [f64]> {
+    outs[g as usize].as_deref_mut()
+}
