@@ -7,7 +7,7 @@ an unknown kind, which the core reports (or turns into NaN with ``errors="nan"``
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,20 +17,16 @@ from .exceptions import InputError
 FloatArray = npt.NDArray[np.float64]
 
 _KIND_WORDS: dict[str, float] = {"call": 1.0, "c": 1.0, "put": -1.0, "p": -1.0}
-#: Scalar kind spellings, all cases, for the scalar fast path.
+#: String kind spellings in their common cases, for the scalar fast path.
 KIND_SCALARS: dict[Any, float] = {}
 for _w, _v in _KIND_WORDS.items():
     for _s in {_w, _w.upper(), _w.capitalize()}:
         KIND_SCALARS[_s] = _v
-KIND_SCALARS[True] = 1.0
-KIND_SCALARS[False] = -1.0
-KIND_SCALARS[1] = 1.0
-KIND_SCALARS[-1] = -1.0
 
 _KIND_HELP = "'call'/'put'/'c'/'p' (any case), True/False (True = call) or +1/-1"
 
 
-def _format_index(index: tuple[int, ...]) -> Union[int, tuple[int, ...]]:
+def _format_index(index: tuple[int, ...]) -> int | tuple[int, ...]:
     return index[0] if len(index) == 1 else index
 
 
@@ -43,7 +39,7 @@ def errors_flag(errors: str) -> bool:
     raise InputError(f"errors: must be 'raise' or 'nan', got {errors!r}", arg="errors")
 
 
-def check_exercise(exercise: str, method: Optional[str]) -> None:
+def check_exercise(exercise: str, method: str | None) -> None:
     """Only European exercise with the analytic engine exists in this version."""
     if exercise != "european":
         if isinstance(exercise, str) and exercise.lower() == "european":
@@ -65,23 +61,28 @@ def check_exercise(exercise: str, method: Optional[str]) -> None:
         )
 
 
-def scalar_kind(kind: Any, nan: bool) -> Optional[float]:
-    """+1.0/-1.0 for a scalar kind, NaN for an unknown string with ``errors="nan"``,
-    ``None`` when ``kind`` is not a scalar kind (the caller takes the array path)."""
-    try:
+def scalar_kind(kind: Any, nan: bool) -> float | None:
+    """+1.0/-1.0 for a scalar kind, NaN for an invalid one with ``errors="nan"``, ``None`` when
+    ``kind`` is not a Python scalar (the caller takes the array path)."""
+    t = type(kind)
+    if t is str:
         phi = KIND_SCALARS.get(kind)
-    except TypeError:  # unhashable: an array or list
+        if phi is None:
+            phi = _KIND_WORDS.get(kind.strip().lower())
+        if phi is not None:
+            return phi
+    elif t is bool:
+        return 1.0 if kind else -1.0
+    elif t is int or t is float:
+        if kind == 1:
+            return 1.0
+        if kind == -1:
+            return -1.0
+    else:
         return None
-    if phi is not None:
-        return phi
-    if isinstance(kind, str):
-        lowered = _KIND_WORDS.get(kind.strip().lower())
-        if lowered is not None:
-            return lowered
-        if nan:
-            return float("nan")
-        raise InputError(f"kind: must be {_KIND_HELP}, got {kind!r}", arg="kind")
-    return None
+    if nan:
+        return float("nan")
+    raise InputError(f"kind: must be {_KIND_HELP}, got {kind!r}", arg="kind")
 
 
 def kind_array(kind: Any, nan: bool) -> FloatArray:

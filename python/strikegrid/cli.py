@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from typing import Optional
 
 import numpy as np
 
@@ -17,7 +16,7 @@ from .sample import SAMPLE_CHAIN, load_sample_chain
 SAMPLE_RATE = 0.0015
 
 
-def _demo(out: "_Writer") -> int:
+def _demo(out: _Writer) -> int:
     chain = load_sample_chain()
     spot = float(chain["underlying_price"][0])
     out(f"strikegrid {_core.__version__} demo — kernels use SIMD level '{_core.simd_level()}'")
@@ -40,7 +39,10 @@ def _demo(out: "_Writer") -> int:
     k = chain["strike"][idx].astype(float)
     iv = chain["iv_source"][idx].astype(float)
     kind = chain["kind"][idx]
-    g = greeks(kind, fwd, k, t, iv, SAMPLE_RATE, model="black76")
+    g = {
+        name: np.asarray(v)
+        for name, v in greeks(kind, fwd, k, t, iv, SAMPLE_RATE, model="black76").items()
+    }
     header = (
         f"{'expiry':<11}{'strike':>8} {'kind':<5}{'bid':>9}{'ask':>9}{'model':>9}"
         f"{'iv':>8}{'delta':>8}{'gamma':>9}{'vega/pt':>9}{'theta/d':>9}"
@@ -76,7 +78,7 @@ class _Writer:
         sys.stdout.write(line + "\n")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``strikegrid`` command."""
     parser = argparse.ArgumentParser(prog="strikegrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)

@@ -6,8 +6,6 @@ Every error strikegrid raises on purpose derives from :class:`StrikegridError`. 
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 __all__ = ["InputError", "StrikegridError"]
 
 
@@ -24,14 +22,14 @@ class InputError(StrikegridError, ValueError):
             for 1-D results, a tuple for N-D ones), when the problem is per element.
     """
 
-    arg: Optional[str]
-    index: Union[int, tuple[int, ...], None]
+    arg: str | None
+    index: int | tuple[int, ...] | None
 
     def __init__(
         self,
         message: str,
-        arg: Optional[str] = None,
-        index: Union[int, tuple[int, ...], None] = None,
+        arg: str | None = None,
+        index: int | tuple[int, ...] | None = None,
     ) -> None:
         super().__init__(message)
         self.arg = arg

@@ -26,7 +26,7 @@ venues display: the coins of future that hedge one option (call: ``e^(-rT) (K/F)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from . import _core
 from ._convert import (
@@ -51,7 +51,7 @@ _NUMBER = (float, int)
 ArrayOrFloat = Union[FloatArray, float]
 
 
-def _which(which: Union[None, str, Iterable[str]]) -> tuple[int, tuple[str, ...]]:
+def _which(which: str | Iterable[str] | None) -> tuple[int, tuple[str, ...]]:
     if which is None:
         return _ALL_MASK, GREEKS
     names = (which,) if isinstance(which, str) else tuple(which)
@@ -79,7 +79,7 @@ def _arrays(
     rate: Any,
     div: Any,
     nan: bool,
-) -> tuple[FloatArray, ...]:
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     return (
         kind_array(kind, nan),
         float_array(spot, "spot"),
@@ -108,7 +108,7 @@ def price(
     *,
     model: str = "bsm",
     exercise: str = "european",
-    method: Optional[str] = None,
+    method: str | None = None,
     errors: str = "raise",
 ) -> ArrayOrFloat:
     """Option premiums.
@@ -165,8 +165,8 @@ def greeks(
     *,
     model: str = "bsm",
     exercise: str = "european",
-    method: Optional[str] = None,
-    which: Union[None, str, Iterable[str]] = None,
+    method: str | None = None,
+    which: str | Iterable[str] | None = None,
     errors: str = "raise",
 ) -> dict[str, ArrayOrFloat]:
     """Premium and greeks, raw partial derivatives (see the module docstring for units).
@@ -218,4 +218,3 @@ def norm_pdf(x: Any) -> ArrayOrFloat:
     arr = float_array(x, "x")
     out = _core.norm_pdf(arr)
     return out if out.ndim else float(out)
-

@@ -48,10 +48,7 @@ def load_sample_chain() -> dict[str, npt.NDArray[np.generic]]:
     quote = datetime.fromisoformat(rows[0]["quote_time"])
     tz = quote.tzinfo if isinstance(quote.tzinfo, timezone) else timezone.utc
     seconds = np.array(
-        [
-            (_settlement_time(r["expiry"], r["settlement"], tz) - quote).total_seconds()
-            for r in rows
-        ]
+        [(_settlement_time(r["expiry"], r["settlement"], tz) - quote).total_seconds() for r in rows]
     )
     cols["t"] = seconds / (365.0 * 86400.0)
     cols["is_call"] = cols["kind"] == "call"

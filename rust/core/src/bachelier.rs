@@ -34,7 +34,12 @@ fn premium<A: Arith>(phi: f64, s: f64, k: f64, sd: f64, d: f64, dfr: f64) -> f64
 #[inline(always)]
 pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) {
     let n = tile.len();
-    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (kind, s, k, t) = (
+        &tile.kind[..n],
+        &tile.spot[..n],
+        &tile.strike[..n],
+        &tile.expiry[..n],
+    );
     let (v, r) = (&tile.vol[..n], &tile.rate[..n]);
     let out = &mut out[..n];
     for i in 0..n {
@@ -48,7 +53,12 @@ pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) {
 #[inline(always)]
 pub fn greeks_tile<A: Arith>(tile: &Tile, set: GreekSet, outs: &mut OutSlots) {
     let n = tile.len();
-    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (kind, s, k, t) = (
+        &tile.kind[..n],
+        &tile.spot[..n],
+        &tile.strike[..n],
+        &tile.expiry[..n],
+    );
     let (v, r) = (&tile.vol[..n], &tile.rate[..n]);
 
     let mut sqrt_t = [0.0; TILE];

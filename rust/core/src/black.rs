@@ -20,7 +20,7 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
-use crate::normal::{cdf, cdf_pdf, pdf};
+use crate::normal::{cdf_pdf, pdf, scaled_tail};
 use crate::tile::{slot, OutSlots, Tile, TILE};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
@@ -84,18 +84,47 @@ fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) 
     }
 }
 
+/// The premium `phi (a N(phi d1) - b N(phi d2))` without cancellation.
+///
+/// With u = -phi d, `a N(phi d) = a Phi(-u)` is a tail when u >= 0 and `a - a Phi(-|u|)` when
+/// u < 0, so both terms are tails (out of the money: both u >= 0) or `a - b` minus tails (in the
+/// money: put-call parity) or mixed (near the money, no cancellation). The tails share one
+/// Gaussian factor `W = a phi(d1) = b phi(d2)` (taken on the side with the smaller |d| so it
+/// underflows last) and differ only by erfcx terms accurate to an ulp or two, so the premium of a
+/// deep out-of-the-money option keeps its relative accuracy (see `normal::scaled_tail`).
+#[inline(always)]
+fn premium<A: Arith>(phi: f64, u: &Setup) -> f64 {
+    let (u1, u2) = (-phi * u.d1, -phi * u.d2);
+    let (m1, m2) = (u1.abs(), u2.abs());
+    let first = m1 <= m2;
+    let w = if first { u.a } else { u.b } * pdf::<A>(if first { u.d1 } else { u.d2 });
+    let t1 = scaled_tail::<A>(m1, u.a, w);
+    let t2 = scaled_tail::<A>(m2, u.b, w);
+    let s1 = if u1 < 0.0 { u.a - t1 } else { t1 };
+    let s2 = if u2 < 0.0 { u.b - t2 } else { t2 };
+    let p = phi * (s1 - s2);
+    if p < 0.0 {
+        0.0
+    } else {
+        p
+    }
+}
+
 /// Premiums of one tile (price only: one fused loop).
 #[inline(always)]
 pub fn price_tile<A: Arith, const M: u8>(tile: &Tile, out: &mut [f64]) {
     let n = tile.len();
-    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (kind, s, k, t) = (
+        &tile.kind[..n],
+        &tile.spot[..n],
+        &tile.strike[..n],
+        &tile.expiry[..n],
+    );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
     let out = &mut out[..n];
     for i in 0..n {
-        let phi = kind[i];
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
-        let p = phi * (u.a * cdf::<A>(phi * u.d1) - u.b * cdf::<A>(phi * u.d2));
-        out[i] = if p < 0.0 { 0.0 } else { p };
+        out[i] = premium::<A>(kind[i], &u);
     }
 }
 
@@ -104,7 +133,12 @@ pub fn price_tile<A: Arith, const M: u8>(tile: &Tile, out: &mut [f64]) {
 #[inline(always)]
 pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut OutSlots) {
     let n = tile.len();
-    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (kind, s, k, t) = (
+        &tile.kind[..n],
+        &tile.spot[..n],
+        &tile.strike[..n],
+        &tile.expiry[..n],
+    );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
 
     let mut su = [Setup {
@@ -124,11 +158,11 @@ pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut
 
     let inverse = M == INVERSE;
     let fwd_model = M != BSM;
-    let value_needed = set.has(Greek::Price)
-        || set.has(Greek::Theta)
-        || (fwd_model && (set.has(Greek::Rho) || set.has(Greek::Theta)));
+    let value_needed =
+        set.has(Greek::Price) || fwd_model && (set.has(Greek::Rho) || set.has(Greek::Theta));
     // Which of N(phi d1), n(d1), N(phi d2), n(d2) the requested outputs use.
-    let cdf1 = value_needed
+    let bsm_theta = !fwd_model && set.has(Greek::Theta);
+    let cdf1 = bsm_theta
         || set.has(Greek::Epsilon) && !fwd_model
         || !inverse && set.has(Greek::Delta)
         || set.has(Greek::Charm) && !inverse;
@@ -136,8 +170,8 @@ pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut
         || set.has(Greek::Volga)
         || set.has(Greek::Theta)
         || !inverse && (set.has(Greek::Gamma) || set.has(Greek::Vanna) || set.has(Greek::Charm));
-    let cdf2 = value_needed
-        || set.has(Greek::Rho)
+    let cdf2 = bsm_theta
+        || set.has(Greek::Rho) && !fwd_model
         || set.has(Greek::DualDelta)
         || inverse
             && (set.has(Greek::Delta)
@@ -176,8 +210,7 @@ pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut
     let value = &mut value[..n];
     if value_needed {
         for i in 0..n {
-            let p = kind[i] * (su[i].a * big_n1[i] - su[i].b * big_n2[i]);
-            value[i] = if p < 0.0 { 0.0 } else { p };
+            value[i] = premium::<A>(kind[i], &su[i]);
         }
     }
     if let Some(o) = slot(outs, Greek::Price) {

@@ -75,12 +75,7 @@ impl Operands for SliceOperands<'_> {
 }
 
 #[inline(always)]
-fn kernel_body<A: Arith>(
-    model: Model,
-    set: GreekSet,
-    tile: &Tile,
-    outs: &mut OutSlots,
-) {
+fn kernel_body<A: Arith>(model: Model, set: GreekSet, tile: &Tile, outs: &mut OutSlots) {
     if set == GreekSet::from_iter([Greek::Price]) {
         let Some(out) = outs[Greek::Price as usize].as_deref_mut() else {
             return;
@@ -210,8 +205,9 @@ pub fn evaluate<O: Operands>(
         run_range(model, set, &order, policy, ops, 0, outs).is_err()
     } else {
         let nchunks = n.div_ceil(CHUNK);
-        let mut chunks: Vec<Vec<&mut [f64]>> =
-            (0..nchunks).map(|_| Vec::with_capacity(order.len())).collect();
+        let mut chunks: Vec<Vec<&mut [f64]>> = (0..nchunks)
+            .map(|_| Vec::with_capacity(order.len()))
+            .collect();
         for o in outs.iter_mut() {
             for (c, piece) in o.chunks_mut(CHUNK).enumerate() {
                 chunks[c].push(piece);
@@ -246,7 +242,13 @@ pub fn price(
     out: &mut [f64],
 ) -> Result<()> {
     let ops = SliceOperands::new([kind, spot, strike, expiry, vol, rate, div])?;
-    evaluate(model, GreekSet::from_iter([Greek::Price]), policy, &ops, &mut [out])
+    evaluate(
+        model,
+        GreekSet::from_iter([Greek::Price]),
+        policy,
+        &ops,
+        &mut [out],
+    )
 }
 
 /// Price and greeks of one option: `[kind, spot, strike, expiry, vol, rate, div]`.

@@ -9,6 +9,8 @@
 //! multiply-add where the CPU has it (chosen at run time, see `dispatch`) and with separate
 //! multiply and add everywhere else.
 
+#![allow(clippy::excessive_precision)] // published constants are kept digit for digit
+
 /// How `a * b + c` is evaluated: fused on CPUs with FMA, separately otherwise.
 pub trait Arith: Copy + Send + Sync + 'static {
     /// `a * b + c`.
@@ -52,6 +54,46 @@ impl Arith for Fused {
     }
 }
 
+/// Polynomial with coefficients highest power first, by Estrin's scheme (pairs of terms
+/// combined with x, x^2, x^4, ...): the same terms as Horner's rule but a dependency chain of
+/// log2(N) instead of N multiply-adds, which lets the CPU overlap neighbouring options.
+/// Callers use it where all terms have one sign, so no cancellation occurs.
+#[inline(always)]
+pub fn poly<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
+    const { assert!(N >= 1 && N <= 16) };
+    // Coefficient of x^i (0 beyond the degree); every index test below is a constant.
+    let t = |i: usize| if i < N { c[N - 1 - i] } else { 0.0 };
+    let x2 = x * x;
+    let x4 = x2 * x2;
+    let x8 = x4 * x4;
+    let l1 = |i: usize| {
+        if i + 1 < N {
+            A::mla(t(i + 1), x, t(i))
+        } else {
+            t(i)
+        }
+    };
+    let l2 = |i: usize| {
+        if i + 2 < N {
+            A::mla(l1(i + 2), x2, l1(i))
+        } else {
+            l1(i)
+        }
+    };
+    let l3 = |i: usize| {
+        if i + 4 < N {
+            A::mla(l2(i + 4), x4, l2(i))
+        } else {
+            l2(i)
+        }
+    };
+    if N > 8 {
+        A::mla(l3(8), x8, l3(0))
+    } else {
+        l3(0)
+    }
+}
+
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1; // ln 2 with 32 trailing zero bits
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10; // ln 2 - LN2_HI
 const SHIFTER: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: x + SHIFTER rounds x to an integer
@@ -86,12 +128,22 @@ pub fn exp_hl<A: Arith>(hi: f64, lo: f64) -> f64 {
     // The integer n sits in the low mantissa bits of t.
     let ni = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
     let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x)) + lo;
-    let mut p = EXP_COEFF[0];
-    for &c in &EXP_COEFF[1..] {
-        p = A::mla(p, r, c);
-    }
-    p = A::mla(p, r, 1.0);
-    p = A::mla(p, r, 1.0);
+    // exp(r) = 1 + (r + r^2 h(r)), h = sum_{k=2}^{13} r^(k-2)/k! by Estrin's scheme: short
+    // dependency chains, so the CPU overlaps the work of neighbouring options.
+    let c = &EXP_COEFF; // c[11] = 1/2!, ..., c[0] = 1/13!
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let q0 = A::mla(c[10], r, c[11]);
+    let q1 = A::mla(c[8], r, c[9]);
+    let q2 = A::mla(c[6], r, c[7]);
+    let q3 = A::mla(c[4], r, c[5]);
+    let q4 = A::mla(c[2], r, c[3]);
+    let q5 = A::mla(c[0], r, c[1]);
+    let s0 = A::mla(q1, r2, q0);
+    let s1 = A::mla(q3, r2, q2);
+    let s2 = A::mla(q5, r2, q4);
+    let h = A::mla(A::mla(s2, r4, s1), r4, s0);
+    let p = 1.0 + A::mla(r2, h, r);
     // 2^n as two normal factors 2^n1 * 2^n2 with n1 = floor(n / 2): valid for n in [-1076, 1025].
     let nb = ni.wrapping_add(2048) as u64; // positive for the clamped range
     let n1 = (nb >> 1) as i64 - 1024;
@@ -142,7 +194,11 @@ const LOG_COEFF: [f64; 11] = [
 #[inline(always)]
 pub fn ln<A: Arith>(x: f64) -> f64 {
     let subnormal = x < f64::MIN_POSITIVE;
-    let xs = if subnormal { x * 18_014_398_509_481_984.0 } else { x }; // * 2^54
+    let xs = if subnormal {
+        x * 18_014_398_509_481_984.0
+    } else {
+        x
+    }; // * 2^54
     let bits = xs.to_bits();
     let ix = bits.wrapping_sub(SQRT_HALF_BITS);
     // Biased exponent of x / sqrt(1/2) plus 2048, computed without signed shifts.
@@ -153,11 +209,7 @@ pub fn ln<A: Arith>(x: f64) -> f64 {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
-    let mut p = LOG_COEFF[0];
-    for &c in &LOG_COEFF[1..] {
-        p = A::mla(p, z, c);
-    }
-    let r = z * p;
+    let r = z * poly::<A, 11>(&LOG_COEFF, z);
     let log1pf = f - s * (f - r);
     let y = A::mla(kf, LN2_HI, A::mla(kf, LN2_LO, log1pf));
     if x > 0.0 {
@@ -244,7 +296,17 @@ mod tests {
                 );
             }
         }
-        for x in [0.5f64, 0.75, 1.0, 1.0 + 1e-12, 1.4142, 2.0, 3.0, 1e-310, 5e-324] {
+        for x in [
+            0.5f64,
+            0.75,
+            1.0,
+            1.0 + 1e-12,
+            1.414_3,
+            2.0,
+            3.0,
+            1e-310,
+            5e-324,
+        ] {
             let want = x.ln();
             assert!(ulps(ln::<Plain>(x), want) <= 1.0, "x={x}");
         }

@@ -13,7 +13,9 @@
 //!   ranges share a single division; a lane picks its range with selects, so loops over
 //!   arrays vectorise without branches.
 
-use crate::fastmath::{exp_neg_half_square, Arith};
+#![allow(clippy::excessive_precision)] // published constants are kept digit for digit
+
+use crate::fastmath::{exp_neg_half_square, poly, Arith};
 
 /// 1/sqrt(2 pi).
 pub const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_677_939_946_059_934_4;
@@ -78,20 +80,20 @@ const Q_REV: [f64; 6] = [
 
 #[inline(always)]
 fn horner<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
-    let mut p = c[0];
-    for &ci in &c[1..] {
-        p = A::mla(p, x, ci);
-    }
-    p
+    poly::<A, N>(c, x)
 }
 
+/// Monic polynomial x^N + c[0] x^(N-1) + ... + c[N-1].
 #[inline(always)]
 fn horner_monic<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
-    let mut p = x + c[0];
-    for &ci in &c[1..] {
-        p = A::mla(p, x, ci);
+    // x^N by squaring is exact enough: N is 4 or 8 here.
+    let mut xn = x;
+    let mut k = 1;
+    while k < N {
+        xn *= xn;
+        k *= 2;
     }
-    p
+    xn + poly::<A, N>(c, x)
 }
 
 /// Beyond |x| = 40 the CDF is exactly 0 or 1 and the PDF exactly 0 in double precision.
@@ -150,6 +152,49 @@ pub fn cdf<A: Arith>(x: f64) -> f64 {
 pub fn pdf<A: Arith>(x: f64) -> f64 {
     exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP)) * FRAC_1_SQRT_2PI
 }
+
+/// `c * Phi(-u)` for u >= 0, given `w = c * phi(u)`.
+///
+/// In the middle and large ranges the tail is formed as `sqrt(pi/2) * w * erfcx(u/sqrt 2)`,
+/// with no exponential of its own: callers pass one Gaussian factor shared by two tails (the
+/// Black-Scholes identity `a phi(d1) = b phi(d2)`), so the two terms of a premium carry the same
+/// rounding in that factor and their difference keeps its relative accuracy. In the small range
+/// (u <= 0.663) it is `c (1/2 - erf(u/sqrt 2)/2)`. `u` may be up to 1e300.
+#[inline(always)]
+pub fn scaled_tail<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
+    let y = u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2;
+    let ysq = y * y;
+    let small = y <= 0.468_75;
+    let mid = y <= 4.0;
+    let num_small = 0.5 * c * y * horner::<A, 5>(&A, ysq);
+    let den_small = horner_monic::<A, 4>(&B, ysq);
+    let num_mid = horner::<A, 9>(&C, y);
+    let den_mid = horner_monic::<A, 8>(&D, y);
+    let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
+    let num_large = A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq));
+    let den_large = wq * y;
+    let num = if small {
+        num_small
+    } else {
+        SQRT_HALF_PI * w * if mid { num_mid } else { num_large }
+    };
+    let den = if small {
+        den_small
+    } else if mid {
+        den_mid
+    } else {
+        den_large
+    };
+    let r = num / den;
+    if small {
+        A::mla(0.5, c, -r)
+    } else {
+        r
+    }
+}
+
+/// sqrt(pi/2).
+const SQRT_HALF_PI: f64 = 1.253_314_137_315_500_251_207_882_642_405_5;
 
 /// `g(u) = phi(u) - u * Phi(-u)` for u >= 0: the normalised time value of a Bachelier option,
 /// also `integral_u^inf Phi(-v) dv`. For large u the difference cancels badly, so beyond
@@ -241,6 +286,7 @@ mod tests {
         // Asymptotics: g(u) ~ phi(u)/u^2 (1 - 3/u^2 + 15/u^4).
         let u = 30.0;
         let asym = pdf::<Plain>(u) / (u * u) * (1.0 - 3.0 / 900.0 + 15.0 / 810_000.0);
-        assert!(((normalised_time_value::<Plain>(u) - asym) / asym).abs() < 1e-6); // next term: 105/u^6
+        assert!(((normalised_time_value::<Plain>(u) - asym) / asym).abs() < 1e-6);
+        // next term: 105/u^6
     }
 }

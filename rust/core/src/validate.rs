@@ -9,8 +9,12 @@ use crate::tile::{Arg, Tile};
 #[allow(clippy::too_many_arguments)]
 pub fn is_valid(model: Model, kind: f64, s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) -> bool {
     let kind_ok = (kind == 1.0) | (kind == -1.0);
-    let finite =
-        s.is_finite() & k.is_finite() & t.is_finite() & v.is_finite() & r.is_finite() & q.is_finite();
+    let finite = s.is_finite()
+        & k.is_finite()
+        & t.is_finite()
+        & v.is_finite()
+        & r.is_finite()
+        & q.is_finite();
     let prices_ok = if model.needs_positive_prices() {
         (s > 0.0) & (k > 0.0)
     } else {
@@ -24,7 +28,12 @@ pub fn is_valid(model: Model, kind: f64, s: f64, k: f64, t: f64, v: f64, r: f64,
 #[inline(always)]
 pub fn mark(model: Model, tile: &Tile, valid: &mut [bool]) -> usize {
     let n = tile.len();
-    let (kind, s, k, t) = (&tile.kind[..n], &tile.spot[..n], &tile.strike[..n], &tile.expiry[..n]);
+    let (kind, s, k, t) = (
+        &tile.kind[..n],
+        &tile.spot[..n],
+        &tile.strike[..n],
+        &tile.expiry[..n],
+    );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
     let valid = &mut valid[..n];
     let mut bad = 0usize;
@@ -43,7 +52,9 @@ pub fn describe(model: Model, x: [f64; 7]) -> Option<(Arg, String)> {
     if !((kind == 1.0) | (kind == -1.0)) {
         return Some((
             Arg::Kind,
-            format!("must be a call or a put (+1/-1, 'call'/'put', 'c'/'p', True/False), got {kind}"),
+            format!(
+                "must be a call or a put (+1/-1, 'call'/'put', 'c'/'p', True/False), got {kind}"
+            ),
         ));
     }
     let pos = model.needs_positive_prices();
@@ -61,7 +72,10 @@ pub fn describe(model: Model, x: [f64; 7]) -> Option<(Arg, String)> {
         return Some((Arg::Strike, format!("{}, got {k}", what("strike"))));
     }
     if !(t.is_finite() && t >= 0.0) {
-        return Some((Arg::Expiry, format!("must be >= 0 and finite (years), got {t}")));
+        return Some((
+            Arg::Expiry,
+            format!("must be >= 0 and finite (years), got {t}"),
+        ));
     }
     if !(v.is_finite() && v >= 0.0) {
         return Some((Arg::Vol, format!("must be >= 0 and finite, got {v}")));

@@ -21,7 +21,10 @@ fn to_py_err(py: Python<'_>, err: Error, shape: &[usize]) -> PyErr {
     let (msg, arg, index): (String, Option<&str>, Option<Py<PyAny>>) = match &err {
         Error::InvalidInput { arg, index, reason } => {
             let (text, idx_obj) = if shape.len() <= 1 {
-                (format!("{index}"), index.into_pyobject(py).ok().map(|o| o.into_any().unbind()))
+                (
+                    format!("{index}"),
+                    index.into_pyobject(py).ok().map(|o| o.into_any().unbind()),
+                )
             } else {
                 let mut rem = *index;
                 let mut multi = vec![0usize; shape.len()];
@@ -31,12 +34,22 @@ fn to_py_err(py: Python<'_>, err: Error, shape: &[usize]) -> PyErr {
                 }
                 let text = format!(
                     "({})",
-                    multi.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                    multi
+                        .iter()
+                        .map(|i| i.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
-                let tuple = pyo3::types::PyTuple::new(py, &multi).ok().map(|t| t.into_any().unbind());
+                let tuple = pyo3::types::PyTuple::new(py, &multi)
+                    .ok()
+                    .map(|t| t.into_any().unbind());
                 (text, tuple)
             };
-            (format!("{arg}: {reason} at index {text}"), Some(*arg), idx_obj)
+            (
+                format!("{arg}: {reason} at index {text}"),
+                Some(*arg),
+                idx_obj,
+            )
         }
         other => (other.to_string(), None, None),
     };
@@ -102,8 +115,18 @@ fn price_scalar(
     nan: bool,
 ) -> PyResult<f64> {
     let model = parse_model(py, model)?;
-    european::price_one(model, kind, spot, strike, expiry, vol, rate, div, policy(nan))
-        .map_err(|e| to_py_err(py, e, &[]))
+    european::price_one(
+        model,
+        kind,
+        spot,
+        strike,
+        expiry,
+        vol,
+        rate,
+        div,
+        policy(nan),
+    )
+    .map_err(|e| to_py_err(py, e, &[]))
 }
 
 /// Outputs selected by `mask` (bit i = `GREEK_NAMES[i]`) of one option, as a dict of floats.
@@ -126,7 +149,8 @@ fn greeks_scalar<'py>(
     let model = parse_model(py, model)?;
     let set = greek_set(py, mask)?;
     let x = [kind, spot, strike, expiry, vol, rate, div];
-    let vals = european::evaluate_one(model, set, policy(nan), x).map_err(|e| to_py_err(py, e, &[]))?;
+    let vals =
+        european::evaluate_one(model, set, policy(nan), x).map_err(|e| to_py_err(py, e, &[]))?;
     let d = PyDict::new(py);
     for (g, v) in vals {
         d.set_item(g.name(), v)?;
@@ -190,13 +214,19 @@ fn evaluate_arrays<'py>(
 
 /// Standard normal CDF of a float64 array (any shape), as a new array.
 #[pyfunction]
-fn norm_cdf<'py>(py: Python<'py>, x: PyReadonlyArrayDyn<'py, f64>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+fn norm_cdf<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
     map_special(py, x, special::norm_cdf)
 }
 
 /// Standard normal PDF of a float64 array (any shape), as a new array.
 #[pyfunction]
-fn norm_pdf<'py>(py: Python<'py>, x: PyReadonlyArrayDyn<'py, f64>) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+fn norm_pdf<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
     map_special(py, x, special::norm_pdf)
 }
 

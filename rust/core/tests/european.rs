@@ -1,0 +1,350 @@
+//! Properties of the European kernels, from Rust alone: parity, bounds, finite-difference
+//! greeks, expiry-0 limits, published reference values, error reporting.
+
+use proptest::prelude::*;
+use strikegrid_core::european::{evaluate, evaluate_one, price_one, SliceOperands};
+use strikegrid_core::{Error, Greek, GreekSet, Model, OnInvalid};
+
+fn price(model: Model, x: [f64; 7]) -> f64 {
+    price_one(
+        model,
+        x[0],
+        x[1],
+        x[2],
+        x[3],
+        x[4],
+        x[5],
+        x[6],
+        OnInvalid::Raise,
+    )
+    .unwrap()
+}
+
+fn all_greeks(model: Model, x: [f64; 7]) -> Vec<(Greek, f64)> {
+    evaluate_one(model, GreekSet::standard(), OnInvalid::Raise, x).unwrap()
+}
+
+fn greek(model: Model, x: [f64; 7], g: Greek) -> f64 {
+    all_greeks(model, x)
+        .into_iter()
+        .find(|(h, _)| *h == g)
+        .unwrap()
+        .1
+}
+
+/// Haug, "The Complete Guide to Option Pricing Formulas" (2nd ed.), worked examples.
+#[test]
+fn haug_reference_values() {
+    // Generalised BSM example p. 4: call S=60 K=65 T=0.25 r=8% b=r vol=30% -> 2.1334.
+    let c = price(Model::Bsm, [1.0, 60.0, 65.0, 0.25, 0.3, 0.08, 0.0]);
+    assert!((c - 2.1334).abs() < 5e-5, "{c}");
+    // Merton (1973) p. 4: put S=100 K=95 T=0.5 r=10% q=5% vol=20% -> 2.4648.
+    let p = price(Model::Bsm, [-1.0, 100.0, 95.0, 0.5, 0.2, 0.1, 0.05]);
+    assert!((p - 2.4648).abs() < 5e-5, "{p}");
+    // Black-76 p. 5: call on future F=19 K=19 T=0.75 r=10% vol=28% -> 1.7011.
+    let f = price(Model::Black76, [1.0, 19.0, 19.0, 0.75, 0.28, 0.1, 0.0]);
+    assert!((f - 1.7011).abs() < 5e-5, "{f}");
+}
+
+/// The inverse price is the Black-76 price over F, and its coin delta is the Black delta minus
+/// the coin premium (what Deribit shows as the option's delta).
+#[test]
+fn inverse_relations() {
+    for &(phi, f, k, t, v, r) in &[
+        (1.0, 94_000.0, 100_000.0, 0.1, 0.5, 0.0),
+        (-1.0, 94_000.0, 80_000.0, 0.5, 0.7, 0.02),
+        (1.0, 3_100.0, 2_500.0, 0.02, 0.9, 0.0),
+    ] {
+        let x = [phi, f, k, t, v, r, 0.0];
+        let inv = price(Model::Inverse, x);
+        let b76 = price(Model::Black76, x);
+        assert!((inv - b76 / f).abs() <= 1e-15 * (b76 / f).abs().max(1e-300) * 8.0);
+        let g = evaluate_one(
+            Model::Inverse,
+            [Greek::Price, Greek::Delta, Greek::DeltaPa]
+                .into_iter()
+                .collect(),
+            OnInvalid::Raise,
+            x,
+        )
+        .unwrap();
+        let (v_coin, delta, delta_pa) = (g[0].1, g[1].1, g[2].1);
+        let black_delta = greek(Model::Black76, x, Greek::Delta);
+        assert!((delta_pa - (black_delta - v_coin)).abs() < 1e-12);
+        assert!((delta * f - delta_pa).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn expiry_zero_gives_intrinsic_and_limit_greeks() {
+    for model in Model::ALL {
+        for (phi, k) in [(1.0, 90.0), (1.0, 110.0), (-1.0, 90.0), (-1.0, 110.0)] {
+            let x = [phi, 100.0, k, 0.0, 0.25, 0.05, 0.0];
+            let g = all_greeks(model, x);
+            for (name, v) in &g {
+                assert!(v.is_finite(), "{model:?} {name:?} phi={phi} k={k}: {v}");
+            }
+            let get = |w: Greek| g.iter().find(|(h, _)| *h == w).unwrap().1;
+            let intrinsic = (phi * (100.0 - k)).max(0.0);
+            let want = if model == Model::Inverse {
+                intrinsic / 100.0
+            } else {
+                intrinsic
+            };
+            assert!((get(Greek::Price) - want).abs() < 1e-12, "{model:?}");
+            assert!(get(Greek::Vega).abs() < 1e-12);
+            let itm = if intrinsic > 0.0 { 1.0 } else { 0.0 };
+            // The inverse payoff (F - K)/F is curved in F, so its delta and gamma at expiry are
+            // K/F^2 and -2K/F^3 in the money; the others' payoffs are linear there.
+            let (want_delta, want_gamma) = if model == Model::Inverse {
+                (phi * itm * k / 1e4, -2.0 * phi * itm * k / 1e6)
+            } else {
+                (phi * itm, 0.0)
+            };
+            assert!(
+                (get(Greek::Delta) - want_delta).abs() < 1e-12,
+                "{model:?} delta"
+            );
+            assert!(
+                (get(Greek::Gamma) - want_gamma).abs() < 1e-12,
+                "{model:?} gamma"
+            );
+            assert!(get(Greek::Rho).abs() < 1e-12, "{model:?} rho");
+        }
+        // Vol 0 with time left: discounted forward intrinsic value.
+        let x = [1.0, 100.0, 90.0, 1.0, 0.0, 0.0, 0.0];
+        let want = if model == Model::Inverse { 0.1 } else { 10.0 };
+        assert!((price(model, x) - want).abs() < 1e-12, "{model:?}");
+    }
+}
+
+#[test]
+fn errors_name_argument_and_first_index() {
+    let n = 5;
+    let kind = vec![1.0; n];
+    let s = vec![100.0; n];
+    let k = vec![100.0; n];
+    let t = vec![1.0; n];
+    let mut v = vec![0.2; n];
+    v[3] = -0.1;
+    v[4] = f64::NAN;
+    let r = vec![0.0; n];
+    let q = vec![0.0; n];
+    let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
+    let mut out = vec![0.0; n];
+    let set: GreekSet = [Greek::Price].into_iter().collect();
+    let err = evaluate(Model::Bsm, set, OnInvalid::Raise, &ops, &mut [&mut out]).unwrap_err();
+    match err {
+        Error::InvalidInput { arg, index, .. } => {
+            assert_eq!(arg, "vol");
+            assert_eq!(index, 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    evaluate(Model::Bsm, set, OnInvalid::Nan, &ops, &mut [&mut out]).unwrap();
+    assert!(out[..3].iter().all(|p| p.is_finite()));
+    assert!(out[3].is_nan() && out[4].is_nan());
+    // Forward models refuse a dividend yield.
+    let e = price_one(
+        Model::Black76,
+        1.0,
+        100.0,
+        100.0,
+        1.0,
+        0.2,
+        0.0,
+        0.01,
+        OnInvalid::Raise,
+    );
+    assert!(matches!(e, Err(Error::InvalidInput { arg: "div", .. })));
+    // Bachelier accepts negative forwards and strikes.
+    assert!(price_one(
+        Model::Bachelier,
+        1.0,
+        -0.5,
+        -0.4,
+        1.0,
+        0.3,
+        0.0,
+        0.0,
+        OnInvalid::Raise
+    )
+    .is_ok());
+}
+
+#[test]
+fn large_parallel_call_matches_scalar_calls() {
+    let n = 100_000; // above the parallel threshold
+    let kind: Vec<f64> = (0..n)
+        .map(|i| if i % 3 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let s = vec![100.0; n];
+    let k: Vec<f64> = (0..n).map(|i| 50.0 + (i % 1000) as f64 * 0.1).collect();
+    let t: Vec<f64> = (0..n).map(|i| 0.01 + (i % 97) as f64 * 0.03).collect();
+    let v: Vec<f64> = (0..n).map(|i| 0.05 + (i % 13) as f64 * 0.05).collect();
+    let r = vec![0.03; n];
+    let q = vec![0.01; n];
+    let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
+    let set = GreekSet::standard();
+    let mut outs: Vec<Vec<f64>> = vec![vec![0.0; n]; 12];
+    let mut sl: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    evaluate(Model::Bsm, set, OnInvalid::Raise, &ops, &mut sl).unwrap();
+    for i in (0..n).step_by(997) {
+        let one = all_greeks(Model::Bsm, [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]]);
+        for (j, (_, val)) in one.iter().enumerate() {
+            assert_eq!(outs[j][i].to_bits(), val.to_bits(), "option {i} greek {j}");
+        }
+    }
+}
+
+fn model_strategy() -> impl Strategy<Value = Model> {
+    prop_oneof![
+        Just(Model::Bsm),
+        Just(Model::Black76),
+        Just(Model::Bachelier),
+        Just(Model::Inverse)
+    ]
+}
+
+/// Central difference of the price in input `j` (public order), step `h`, with one Richardson
+/// extrapolation step (error O(h^4)).
+fn fd(model: Model, x: [f64; 7], j: usize, h: f64) -> f64 {
+    let d = |h: f64| {
+        let mut up = x;
+        let mut dn = x;
+        up[j] += h;
+        dn[j] -= h;
+        (price(model, up) - price(model, dn)) / (2.0 * h)
+    };
+    (4.0 * d(h / 2.0) - d(h)) / 3.0
+}
+
+fn fd2(model: Model, x: [f64; 7], j: usize, h: f64) -> f64 {
+    let d = |h: f64| {
+        let mut up = x;
+        let mut dn = x;
+        up[j] += h;
+        dn[j] -= h;
+        (price(model, up) - 2.0 * price(model, x) + price(model, dn)) / (h * h)
+    };
+    (4.0 * d(h / 2.0) - d(h)) / 3.0
+}
+
+fn fd_mixed(model: Model, x: [f64; 7], i: usize, hi: f64, j: usize, hj: f64) -> f64 {
+    let at = |a: f64, b: f64| {
+        let mut y = x;
+        y[i] += a;
+        y[j] += b;
+        price(model, y)
+    };
+    let d = |hi: f64, hj: f64| {
+        (at(hi, hj) - at(hi, -hj) - at(-hi, hj) + at(-hi, -hj)) / (4.0 * hi * hj)
+    };
+    (4.0 * d(hi / 2.0, hj / 2.0) - d(hi, hj)) / 3.0
+}
+
+/// |got - want| <= rel |want| + abs.
+fn close(got: f64, want: f64, abs: f64, rel: f64) -> bool {
+    (got - want).abs() <= rel * want.abs() + abs
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn put_call_parity(model in model_strategy(), s in 1.0f64..1000.0, m in 0.3f64..3.0,
+                       t in 0.0f64..10.0, v in 0.01f64..2.0, r in -0.05f64..0.2, q in 0.0f64..0.1) {
+        let q = if model == Model::Bsm { q } else { 0.0 };
+        let k = s * m;
+        let vol = if model == Model::Bachelier { v * s } else { v };
+        let c = price(model, [1.0, s, k, t, vol, r, q]);
+        let p = price(model, [-1.0, s, k, t, vol, r, q]);
+        let dfr = (-r * t).exp();
+        let want = match model {
+            Model::Bsm => s * (-q * t).exp() - k * dfr,
+            Model::Black76 | Model::Bachelier => dfr * (s - k),
+            Model::Inverse => dfr * (1.0 - k / s),
+        };
+        let scale = c.abs().max(p.abs()).max(if model == Model::Inverse { 1.0 } else { s });
+        prop_assert!((c - p - want).abs() <= 1e-12 * scale, "c={c} p={p} want={want}");
+    }
+
+    #[test]
+    fn price_bounds_and_monotonicity(model in model_strategy(), s in 1.0f64..1000.0,
+                                     m in 0.3f64..3.0, t in 0.001f64..10.0, v in 0.01f64..2.0,
+                                     r in 0.0f64..0.1) {
+        let k = s * m;
+        let vol = if model == Model::Bachelier { v * s } else { v };
+        let dfr = (-r * t).exp();
+        // Bounds on the forward: F = S e^(rT) for bsm (no dividend here), the input otherwise.
+        let f = if model == Model::Bsm { s * (r * t).exp() } else { s };
+        for phi in [1.0, -1.0] {
+            let p = price(model, [phi, s, k, t, vol, r, 0.0]);
+            let (intrinsic, upper) = match model {
+                Model::Inverse => (dfr * (phi * (1.0 - k / f)).max(0.0),
+                                   if phi > 0.0 { dfr } else { dfr * k / f }),
+                Model::Bachelier => (dfr * (phi * (f - k)).max(0.0), f64::INFINITY),
+                _ => (dfr * (phi * (f - k)).max(0.0), if phi > 0.0 { dfr * f } else { dfr * k }),
+            };
+            let tol = 1e-12 * upper.clamp(1.0, 1e6);
+            prop_assert!(p >= intrinsic - tol, "below intrinsic: {p} < {intrinsic}");
+            prop_assert!(p <= upper + tol, "above upper bound: {p} > {upper}");
+            // Higher strike: calls cheaper, puts dearer. More vol or time: dearer (r = 0).
+            let pk = price(model, [phi, s, k * 1.01, t, vol, r, 0.0]);
+            prop_assert!(phi * (p - pk) >= -tol);
+            let pv = price(model, [phi, s, k, t, vol * 1.01, r, 0.0]);
+            prop_assert!(pv >= p - tol);
+            let p0 = price(model, [phi, s, k, t, vol, 0.0, 0.0]);
+            let pt = price(model, [phi, s, k, t * 1.01, vol, 0.0, 0.0]);
+            prop_assert!(pt >= p0 - tol);
+        }
+    }
+
+    #[test]
+    fn greeks_match_finite_differences(model in model_strategy(), phi in prop_oneof![Just(1.0), Just(-1.0)],
+                                       s in 10.0f64..1000.0, m in 0.6f64..1.6, t in 0.05f64..5.0,
+                                       v in 0.05f64..1.0, r in -0.02f64..0.1, q in 0.0f64..0.06) {
+        let q = if model == Model::Bsm { q } else { 0.0 };
+        let vol = if model == Model::Bachelier { v * s } else { v };
+        let x = [phi, s, s * m, t, vol, r, q];
+        let g = all_greeks(model, x);
+        let get = |w: Greek| g.iter().find(|(h, _)| *h == w).unwrap().1;
+        let p = get(Greek::Price);
+        prop_assert!((p - price(model, x)).abs() <= 1e-13 * p.abs().max(1e-300));
+        // Scales of the price per unit of each input, for absolute tolerances.
+        let money = if model == Model::Inverse { 1.0 } else { s };
+        let hs = 1e-4 * s;
+        let hv = 1e-4 * vol;
+        let ht = 1e-5 * t.max(0.05);
+        let checks: Vec<(Greek, f64, f64)> = vec![
+            (Greek::Delta, fd(model, x, 1, hs), money / s),
+            (Greek::Gamma, fd2(model, x, 1, hs * 10.0), money / (s * s)),
+            (Greek::Vega, fd(model, x, 4, hv), money / vol),
+            (Greek::Theta, -fd(model, x, 3, ht), money / t),
+            (Greek::Rho, fd(model, x, 5, 1e-6), money * t),
+            (Greek::DualDelta, fd(model, x, 2, hs), money / s),
+            (Greek::DualGamma, fd2(model, x, 2, hs * 10.0), money / (s * s)),
+            (Greek::Volga, fd2(model, x, 4, hv * 10.0), money / (vol * vol)),
+            (Greek::Vanna, fd_mixed(model, x, 1, hs * 10.0, 4, hv * 10.0), money / (s * vol)),
+        ];
+        for (w, want, scale) in checks {
+            let got = get(w);
+            prop_assert!(close(got, want, scale * 1e-7, 1e-5), "{model:?} {w:?}: got {got} fd {want}");
+        }
+        if model == Model::Bsm {
+            let want = fd(model, x, 6, 1e-6);
+            prop_assert!(close(get(Greek::Epsilon), want, money * t * 1e-7, 1e-5));
+        } else {
+            prop_assert_eq!(get(Greek::Epsilon), 0.0);
+        }
+        // Charm = -d(delta)/dT, from delta's own central difference.
+        let delta_at = |tt: f64| {
+            let mut y = x;
+            y[3] = tt;
+            greek(model, y, Greek::Delta)
+        };
+        let want = -(delta_at(t + ht) - delta_at(t - ht)) / (2.0 * ht);
+        prop_assert!(close(get(Greek::Charm), want, money / (s * t) * 1e-7, 1e-5),
+                     "charm got {} fd {}", get(Greek::Charm), want);
+    }
+}
