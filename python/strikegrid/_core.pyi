@@ -8,6 +8,33 @@ MODEL_NAMES: list[str]
 PARALLEL_THRESHOLD: int
 __version__: str
 
+def price_fast(
+    kind: object,
+    spot: object,
+    strike: object,
+    expiry: object,
+    vol: object,
+    rate: object,
+    div: object,
+    model: object,
+    exercise: object,
+    method: object,
+    errors: object,
+) -> float | None: ...
+def greeks_fast(
+    kind: object,
+    spot: object,
+    strike: object,
+    expiry: object,
+    vol: object,
+    rate: object,
+    div: object,
+    model: object,
+    exercise: object,
+    method: object,
+    errors: object,
+    mask: int,
+) -> dict[str, float] | None: ...
 def price_scalar(
     model: str,
     kind: float,

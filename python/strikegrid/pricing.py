@@ -35,7 +35,6 @@ from ._convert import (
     errors_flag,
     float_array,
     kind_array,
-    scalar_kind,
 )
 from .exceptions import InputError
 
@@ -46,7 +45,6 @@ GREEKS: tuple[str, ...] = tuple(_core.GREEK_NAMES[:12])
 _BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(_core.GREEK_NAMES)}
 _PRICE_MASK = _BITS["price"]
 _ALL_MASK = sum(_BITS[g] for g in GREEKS)
-_NUMBER = (float, int)
 
 ArrayOrFloat = Union[FloatArray, float]
 
@@ -93,7 +91,7 @@ def _arrays(
 
 def _model_name(model: Any) -> str:
     if not isinstance(model, str):
-        raise InputError(f"model: must be a string such as 'bsm', got {model!r}", arg="model")
+        raise TypeError(f"model: must be a string such as 'bsm', got {model!r}")
     return model
 
 
@@ -133,22 +131,15 @@ def price(
         The premium (coins for ``inverse``), float64 of the broadcast shape, or a float when
         every input is a scalar.
     """
+    # Scalar fast path (plain Python numbers): checked and computed in Rust, no numpy.
+    fast = _core.price_fast(
+        kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors
+    )
+    if fast is not None:
+        return fast
     if exercise != "european" or method is not None:
         check_exercise(exercise, method)
     nan = errors_flag(errors)
-    if (
-        type(spot) in _NUMBER
-        and type(strike) in _NUMBER
-        and type(expiry) in _NUMBER
-        and type(vol) in _NUMBER
-        and type(rate) in _NUMBER
-        and type(div) in _NUMBER
-    ):
-        phi = scalar_kind(kind, nan)
-        if phi is not None:
-            return _core.price_scalar(
-                _model_name(model), phi, spot, strike, expiry, vol, rate, div, nan
-            )
     args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
     (out,) = _core.evaluate_arrays(_model_name(model), _PRICE_MASK, *args, nan)
     return out if out.ndim else float(out)
@@ -179,24 +170,18 @@ def greeks(
         A dict from name to float64 array of the broadcast shape (floats for scalar inputs), in
         the order asked.
     """
+    if which is None:
+        mask, names = _ALL_MASK, GREEKS
+    else:
+        mask, names = _which(which)
+    fast = _core.greeks_fast(
+        kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors, mask
+    )
+    if fast is not None:
+        return fast if which is None else {n: fast[n] for n in names}
     if exercise != "european" or method is not None:
         check_exercise(exercise, method)
     nan = errors_flag(errors)
-    mask, names = _which(which)
-    if (
-        type(spot) in _NUMBER
-        and type(strike) in _NUMBER
-        and type(expiry) in _NUMBER
-        and type(vol) in _NUMBER
-        and type(rate) in _NUMBER
-        and type(div) in _NUMBER
-    ):
-        phi = scalar_kind(kind, nan)
-        if phi is not None:
-            d = _core.greeks_scalar(
-                _model_name(model), mask, phi, spot, strike, expiry, vol, rate, div, nan
-            )
-            return {n: d[n] for n in names}
     args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
     outs = _core.evaluate_arrays(_model_name(model), mask, *args, nan)
     canonical = [g for g in _core.GREEK_NAMES if mask & _BITS[g]]

@@ -21,7 +21,7 @@
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
 use crate::normal::{cdf_pdf, pdf, scaled_tail};
-use crate::tile::{slot, OutSlots, Tile, TILE};
+use crate::tile::{slot, OutSlots, Tile};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
 /// the limits of the formulas instead of 0/0.
@@ -131,7 +131,11 @@ pub fn price_tile<A: Arith, const M: u8>(tile: &Tile, out: &mut [f64]) {
 /// Any subset of price and greeks for one tile. Intermediate arrays live on the stack; each
 /// requested output is one vectorisable loop, so the cost follows what is asked.
 #[inline(always)]
-pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut OutSlots) {
+pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
+    tile: &Tile,
+    set: GreekSet,
+    outs: &mut OutSlots,
+) {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -150,7 +154,7 @@ pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut
         b: 0.0,
         d1: 0.0,
         d2: 0.0,
-    }; TILE];
+    }; CAP];
     let su = &mut su[..n];
     for i in 0..n {
         su[i] = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
@@ -181,10 +185,10 @@ pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut
     let pdf2 = set.has(Greek::DualGamma)
         || inverse && (set.has(Greek::Gamma) || set.has(Greek::Vanna) || set.has(Greek::Charm));
 
-    let mut big_n1 = [0.0; TILE];
-    let mut n1 = [0.0; TILE];
-    let mut big_n2 = [0.0; TILE];
-    let mut n2 = [0.0; TILE];
+    let mut big_n1 = [0.0; CAP];
+    let mut n1 = [0.0; CAP];
+    let mut big_n2 = [0.0; CAP];
+    let mut n2 = [0.0; CAP];
     let (big_n1, n1) = (&mut big_n1[..n], &mut n1[..n]);
     let (big_n2, n2) = (&mut big_n2[..n], &mut n2[..n]);
     if cdf1 {
@@ -206,7 +210,7 @@ pub fn greeks_tile<A: Arith, const M: u8>(tile: &Tile, set: GreekSet, outs: &mut
         }
     }
 
-    let mut value = [0.0; TILE];
+    let mut value = [0.0; CAP];
     let value = &mut value[..n];
     if value_needed {
         for i in 0..n {

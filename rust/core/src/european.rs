@@ -74,8 +74,24 @@ impl Operands for SliceOperands<'_> {
     }
 }
 
+/// Scratch capacity of the greeks kernels: a full tile, or one option on the scalar path
+/// (which then sets up no large stack arrays).
 #[inline(always)]
 fn kernel_body<A: Arith>(model: Model, set: GreekSet, tile: &Tile, outs: &mut OutSlots) {
+    if tile.len() == 1 {
+        kernel_cap::<A, 1>(model, set, tile, outs)
+    } else {
+        kernel_cap::<A, TILE>(model, set, tile, outs)
+    }
+}
+
+#[inline(always)]
+fn kernel_cap<A: Arith, const CAP: usize>(
+    model: Model,
+    set: GreekSet,
+    tile: &Tile,
+    outs: &mut OutSlots,
+) {
     if set == GreekSet::from_iter([Greek::Price]) {
         let Some(out) = outs[Greek::Price as usize].as_deref_mut() else {
             return;
@@ -88,10 +104,10 @@ fn kernel_body<A: Arith>(model: Model, set: GreekSet, tile: &Tile, outs: &mut Ou
         }
     } else {
         match model {
-            Model::Bsm => black::greeks_tile::<A, { black::BSM }>(tile, set, outs),
-            Model::Black76 => black::greeks_tile::<A, { black::BLACK76 }>(tile, set, outs),
-            Model::Inverse => black::greeks_tile::<A, { black::INVERSE }>(tile, set, outs),
-            Model::Bachelier => bachelier::greeks_tile::<A>(tile, set, outs),
+            Model::Bsm => black::greeks_tile::<A, { black::BSM }, CAP>(tile, set, outs),
+            Model::Black76 => black::greeks_tile::<A, { black::BLACK76 }, CAP>(tile, set, outs),
+            Model::Inverse => black::greeks_tile::<A, { black::INVERSE }, CAP>(tile, set, outs),
+            Model::Bachelier => bachelier::greeks_tile::<A, CAP>(tile, set, outs),
         }
     }
 }
@@ -260,18 +276,56 @@ pub fn evaluate_one(
     policy: OnInvalid,
     x: [f64; 7],
 ) -> Result<Vec<(Greek, f64)>> {
-    set.check_model(model)?;
-    let order = set.to_vec();
     let mut vals = [0.0f64; 13];
-    let mut pieces: Vec<&mut [f64]> = vals[..order.len()].chunks_mut(1).collect();
-    let cols = x.map(|v| [v]);
-    let ops = SliceOperands::new([
-        &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &cols[5], &cols[6],
-    ])?;
-    if run_range(model, set, &order, policy, &ops, 0, &mut pieces).is_err() {
-        return Err(first_invalid(model, &ops));
+    let n = evaluate_one_into(model, set, policy, x, &mut vals)?;
+    Ok(set
+        .to_vec()
+        .into_iter()
+        .zip(vals[..n].iter().copied())
+        .collect())
+}
+
+/// Like [`evaluate_one`], writing the values of `set` in canonical order into `vals` without
+/// allocating; returns how many were written.
+pub fn evaluate_one_into(
+    model: Model,
+    set: GreekSet,
+    policy: OnInvalid,
+    x: [f64; 7],
+    vals: &mut [f64; 13],
+) -> Result<usize> {
+    set.check_model(model)?;
+    if let Some((arg, reason)) = validate::describe(model, x) {
+        return match policy {
+            OnInvalid::Raise => Err(Error::InvalidInput {
+                arg: arg.name(),
+                index: 0,
+                reason,
+            }),
+            OnInvalid::Nan => {
+                vals[..set.len()].fill(f64::NAN);
+                Ok(set.len())
+            }
+        };
     }
-    Ok(order.into_iter().zip(vals).collect())
+    let cols = x.map(|v| [v]);
+    let tile = Tile::from_array([
+        &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &cols[5], &cols[6],
+    ]);
+    let mut slots: OutSlots = Default::default();
+    let mut next = vals.as_mut_slice();
+    for g in Greek::STANDARD
+        .iter()
+        .chain(std::iter::once(&Greek::DeltaPa))
+    {
+        if set.has(*g) {
+            let (head, tail) = next.split_at_mut(1);
+            slots[*g as usize] = Some(head);
+            next = tail;
+        }
+    }
+    run_kernel(model, set, &tile, &mut slots);
+    Ok(set.len())
 }
 
 /// Premium of one option.
@@ -289,5 +343,7 @@ pub fn price_one(
 ) -> Result<f64> {
     let set = GreekSet::from_iter([Greek::Price]);
     let x = [kind, spot, strike, expiry, vol, rate, div];
-    Ok(evaluate_one(model, set, policy, x)?[0].1)
+    let mut vals = [0.0; 13];
+    evaluate_one_into(model, set, policy, x, &mut vals)?;
+    Ok(vals[0])
 }

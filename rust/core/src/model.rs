@@ -24,6 +24,14 @@ impl Model {
     /// Parses a model name (case-insensitive; `black` is accepted for `black76`,
     /// `normal` for `bachelier`).
     pub fn parse(name: &str) -> Result<Model> {
+        // The canonical spellings first: no allocation on the scalar fast path.
+        match name {
+            "bsm" => return Ok(Model::Bsm),
+            "black76" => return Ok(Model::Black76),
+            "bachelier" => return Ok(Model::Bachelier),
+            "inverse" => return Ok(Model::Inverse),
+            _ => {}
+        }
         match name.to_ascii_lowercase().as_str() {
             "bsm" | "black_scholes" | "black-scholes" | "blackscholes" => Ok(Model::Bsm),
             "black76" | "black" | "black-76" => Ok(Model::Black76),

@@ -9,7 +9,8 @@ mod broadcast;
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use strikegrid_core::european::Operands;
 use strikegrid_core::{european, special, Error, Greek, GreekSet, Model, OnInvalid};
 
@@ -96,6 +97,164 @@ fn greek_set(py: Python<'_>, mask: u32) -> PyResult<GreekSet> {
         ));
     }
     Ok(set)
+}
+
+/// A plain Python number (float or int, not bool) as f64; `None` for anything else.
+fn plain_number(obj: &Bound<'_, PyAny>) -> Option<f64> {
+    if let Ok(f) = obj.cast_exact::<PyFloat>() {
+        return Some(f.value());
+    }
+    if obj.is_exact_instance_of::<PyInt>() {
+        return obj.extract::<f64>().ok();
+    }
+    None
+}
+
+/// A scalar kind (str in any case, bool, or the ints +1/-1) as +1/-1; `None` when the kind is
+/// not a plain scalar or not recognised (the Python layer then reports it).
+fn plain_kind(obj: &Bound<'_, PyAny>) -> Option<f64> {
+    if let Ok(s) = obj.cast_exact::<PyString>() {
+        let s = s.to_cow().ok()?;
+        return match &*s {
+            "call" | "c" | "Call" | "CALL" | "C" => Some(1.0),
+            "put" | "p" | "Put" | "PUT" | "P" => Some(-1.0),
+            _ => None,
+        };
+    }
+    if let Ok(b) = obj.cast_exact::<PyBool>() {
+        return Some(if b.is_true() { 1.0 } else { -1.0 });
+    }
+    match plain_number(obj) {
+        Some(v) if v == 1.0 || v == -1.0 => Some(v),
+        _ => None,
+    }
+}
+
+/// The scalar fast path of `sg.price` / `sg.greeks`: when every argument is a plain Python
+/// scalar, the exercise is European and `errors` is "raise" or "nan", compute here without
+/// numpy; otherwise return `None` and let the Python layer take the general path.
+#[allow(clippy::too_many_arguments)]
+fn fast_inputs(
+    kind: &Bound<'_, PyAny>,
+    spot: &Bound<'_, PyAny>,
+    strike: &Bound<'_, PyAny>,
+    expiry: &Bound<'_, PyAny>,
+    vol: &Bound<'_, PyAny>,
+    rate: &Bound<'_, PyAny>,
+    div: &Bound<'_, PyAny>,
+    exercise: &Bound<'_, PyAny>,
+    method: &Bound<'_, PyAny>,
+    errors: &Bound<'_, PyAny>,
+) -> Option<([f64; 7], bool)> {
+    if !method.is_none() {
+        return None;
+    }
+    let exercise = exercise.cast_exact::<PyString>().ok()?;
+    if exercise.to_cow().ok()? != "european" {
+        return None;
+    }
+    let errors = errors.cast_exact::<PyString>().ok()?;
+    let nan = match &*errors.to_cow().ok()? {
+        "raise" => false,
+        "nan" => true,
+        _ => return None,
+    };
+    let x = [
+        plain_kind(kind)?,
+        plain_number(spot)?,
+        plain_number(strike)?,
+        plain_number(expiry)?,
+        plain_number(vol)?,
+        plain_number(rate)?,
+        plain_number(div)?,
+    ];
+    Some((x, nan))
+}
+
+/// `sg.price` for plain scalars; `None` when the call needs the general path.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors))]
+fn price_fast(
+    py: Python<'_>,
+    kind: &Bound<'_, PyAny>,
+    spot: &Bound<'_, PyAny>,
+    strike: &Bound<'_, PyAny>,
+    expiry: &Bound<'_, PyAny>,
+    vol: &Bound<'_, PyAny>,
+    rate: &Bound<'_, PyAny>,
+    div: &Bound<'_, PyAny>,
+    model: &Bound<'_, PyAny>,
+    exercise: &Bound<'_, PyAny>,
+    method: &Bound<'_, PyAny>,
+    errors: &Bound<'_, PyAny>,
+) -> PyResult<Option<f64>> {
+    let Some((x, nan)) = fast_inputs(
+        kind, spot, strike, expiry, vol, rate, div, exercise, method, errors,
+    ) else {
+        return Ok(None);
+    };
+    let Ok(model) = model.cast_exact::<PyString>() else {
+        return Ok(None);
+    };
+    let model = parse_model(py, &model.to_cow()?)?;
+    let [k, s, st, t, v, r, q] = x;
+    european::price_one(model, k, s, st, t, v, r, q, policy(nan))
+        .map(Some)
+        .map_err(|e| to_py_err(py, e, &[]))
+}
+
+/// Interned output names, in `GREEK_NAMES` order.
+fn greek_keys(py: Python<'_>) -> &Vec<Py<PyString>> {
+    static KEYS: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+    KEYS.get_or_init(py, || {
+        Greek::STANDARD
+            .iter()
+            .chain(std::iter::once(&Greek::DeltaPa))
+            .map(|g| PyString::intern(py, g.name()).unbind())
+            .collect()
+    })
+}
+
+/// `sg.greeks` for plain scalars (outputs in canonical order); `None` when the call needs the
+/// general path.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors, mask))]
+fn greeks_fast<'py>(
+    py: Python<'py>,
+    kind: &Bound<'py, PyAny>,
+    spot: &Bound<'py, PyAny>,
+    strike: &Bound<'py, PyAny>,
+    expiry: &Bound<'py, PyAny>,
+    vol: &Bound<'py, PyAny>,
+    rate: &Bound<'py, PyAny>,
+    div: &Bound<'py, PyAny>,
+    model: &Bound<'py, PyAny>,
+    exercise: &Bound<'py, PyAny>,
+    method: &Bound<'py, PyAny>,
+    errors: &Bound<'py, PyAny>,
+    mask: u32,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some((x, nan)) = fast_inputs(
+        kind, spot, strike, expiry, vol, rate, div, exercise, method, errors,
+    ) else {
+        return Ok(None);
+    };
+    let Ok(model) = model.cast_exact::<PyString>() else {
+        return Ok(None);
+    };
+    let model = parse_model(py, &model.to_cow()?)?;
+    let set = greek_set(py, mask)?;
+    let mut vals = [0.0; 13];
+    european::evaluate_one_into(model, set, policy(nan), x, &mut vals)
+        .map_err(|e| to_py_err(py, e, &[]))?;
+    let keys = greek_keys(py);
+    let d = PyDict::new(py);
+    for (g, v) in set.to_vec().into_iter().zip(vals) {
+        d.set_item(keys[g as usize].bind(py), v)?;
+    }
+    Ok(Some(d))
 }
 
 /// Premium of one option (the scalar fast path: no numpy involved).
@@ -263,6 +422,8 @@ fn simd_level() -> &'static str {
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(price_fast, m)?)?;
+    m.add_function(wrap_pyfunction!(greeks_fast, m)?)?;
     m.add_function(wrap_pyfunction!(price_scalar, m)?)?;
     m.add_function(wrap_pyfunction!(greeks_scalar, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_arrays, m)?)?;
