@@ -178,7 +178,9 @@ def greeks(
         kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors, mask
     )
     if fast is not None:
-        return fast if which is None else {n: fast[n] for n in names}
+        if which is None:
+            return cast("dict[str, ArrayOrFloat]", fast)
+        return {n: fast[n] for n in names}
     if exercise != "european" or method is not None:
         check_exercise(exercise, method)
     nan = errors_flag(errors)
