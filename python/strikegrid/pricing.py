@@ -26,7 +26,7 @@ venues display: the coins of future that hedge one option (call: ``e^(-rT) (K/F)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from . import _core
 from ._convert import (
