@@ -8,6 +8,35 @@ MODEL_NAMES: list[str]
 PARALLEL_THRESHOLD: int
 __version__: str
 
+def price(
+    kind: object,
+    spot: object,
+    strike: object,
+    expiry: object,
+    vol: object,
+    rate: object = None,
+    div: object = None,
+    *,
+    model: object = None,
+    exercise: object = None,
+    method: object = None,
+    errors: object = None,
+) -> npt.NDArray[np.float64] | float: ...
+def greeks(
+    kind: object,
+    spot: object,
+    strike: object,
+    expiry: object,
+    vol: object,
+    rate: object = None,
+    div: object = None,
+    *,
+    model: object = None,
+    exercise: object = None,
+    method: object = None,
+    which: object = None,
+    errors: object = None,
+) -> dict[str, npt.NDArray[np.float64] | float]: ...
 def price_fast(
     kind: object,
     spot: object,

@@ -26,7 +26,7 @@ venues display: the coins of future that hedge one option (call: ``e^(-rT) (K/F)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Union, cast
+from typing import Any, Union
 
 from . import _core
 from ._convert import (
@@ -39,6 +39,12 @@ from ._convert import (
 from .exceptions import InputError
 
 __all__ = ["GREEKS", "greeks", "norm_cdf", "norm_pdf", "price"]
+
+#: ``sg.price`` and ``sg.greeks`` are the extension's functions: they answer a call with plain
+#: Python scalars directly (a fraction of a microsecond) and pass anything else to
+#: ``_price_general`` / ``_greeks_general`` below, which take the same arguments.
+price = _core.price
+greeks = _core.greeks
 
 #: The outputs ``greeks(which=None)`` returns, in order.
 GREEKS: tuple[str, ...] = tuple(_core.GREEK_NAMES[:12])
@@ -95,7 +101,7 @@ def _model_name(model: Any) -> str:
     return model
 
 
-def price(
+def _price_general(
     kind: Any,
     spot: Any,
     strike: Any,
@@ -109,7 +115,7 @@ def price(
     method: str | None = None,
     errors: str = "raise",
 ) -> ArrayOrFloat:
-    """Option premiums.
+    """Option premiums (``sg.price``; plain scalar calls are answered in Rust before this).
 
     Args:
         kind: "call"/"put"/"c"/"p" (any case), True/False (True = call) or +1/-1; a scalar or an
@@ -131,12 +137,6 @@ def price(
         The premium (coins for ``inverse``), float64 of the broadcast shape, or a float when
         every input is a scalar.
     """
-    # Scalar fast path (plain Python numbers): checked and computed in Rust, no numpy.
-    fast = _core.price_fast(
-        kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors
-    )
-    if fast is not None:
-        return fast
     if exercise != "european" or method is not None:
         check_exercise(exercise, method)
     nan = errors_flag(errors)
@@ -145,7 +145,7 @@ def price(
     return out if out.ndim else float(out)
 
 
-def greeks(
+def _greeks_general(
     kind: Any,
     spot: Any,
     strike: Any,
@@ -160,7 +160,7 @@ def greeks(
     which: str | Iterable[str] | None = None,
     errors: str = "raise",
 ) -> dict[str, ArrayOrFloat]:
-    """Premium and greeks, raw partial derivatives (see the module docstring for units).
+    """Premium and greeks (``sg.greeks``), raw partial derivatives (see the module docstring).
 
     Arguments are those of :func:`price`, plus ``which``: None for all of
     ``price delta gamma vega theta rho epsilon vanna volga charm dual_delta dual_gamma``, or a
@@ -174,13 +174,6 @@ def greeks(
         mask, names = _ALL_MASK, GREEKS
     else:
         mask, names = _which(which)
-    fast = _core.greeks_fast(
-        kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors, mask
-    )
-    if fast is not None:
-        if which is None:
-            return cast("dict[str, ArrayOrFloat]", fast)
-        return {n: fast[n] for n in names}
     if exercise != "european" or method is not None:
         check_exercise(exercise, method)
     nan = errors_flag(errors)

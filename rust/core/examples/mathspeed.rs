@@ -21,6 +21,7 @@ unsafe fn run_cdf(x: &[f64], o: &mut [f64]) {
 }
 fn main() {
     price_bench();
+    one_bench();
     let n = 1 << 20;
     let x: Vec<f64> = (0..n)
         .map(|i| -8.0 + 16.0 * (i as f64) / n as f64)
@@ -79,5 +80,28 @@ pub fn price_bench() {
     println!(
         "price tile: {:.2} ns/elem",
         st.elapsed().as_secs_f64() / (4000.0 * n as f64) * 1e9
+    );
+}
+pub fn one_bench() {
+    use strikegrid_core::{european::price_one, Model, OnInvalid};
+    let st = std::time::Instant::now();
+    let mut acc = 0.0;
+    for i in 0..1_000_000 {
+        acc += price_one(
+            Model::Bsm,
+            1.0,
+            100.0,
+            105.0 + (i % 7) as f64,
+            0.5,
+            0.2,
+            0.03,
+            0.01,
+            OnInvalid::Raise,
+        )
+        .unwrap();
+    }
+    println!(
+        "price_one: {:.1} ns/call ({acc})",
+        st.elapsed().as_secs_f64() * 1e3
     );
 }

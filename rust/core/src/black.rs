@@ -20,7 +20,7 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
-use crate::normal::{cdf_pdf, pdf, scaled_tail};
+use crate::normal::{pdf, scaled_tail};
 use crate::tile::{slot, OutSlots, Tile};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
@@ -94,6 +94,19 @@ fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) 
 /// deep out-of-the-money option keeps its relative accuracy (see `normal::scaled_tail`).
 #[inline(always)]
 fn premium<A: Arith>(phi: f64, u: &Setup) -> f64 {
+    let (_, s1, s2) = tails::<A>(phi, u);
+    let p = phi * (s1 - s2);
+    if p < 0.0 {
+        0.0
+    } else {
+        p
+    }
+}
+
+/// `(W, a N(phi d1), b N(phi d2))` with `W = a n(d1) = b n(d2)`: everything the premium and
+/// the greeks need from the normal distribution, from one exponential and two rationals.
+#[inline(always)]
+fn tails<A: Arith>(phi: f64, u: &Setup) -> (f64, f64, f64) {
     let (u1, u2) = (-phi * u.d1, -phi * u.d2);
     let (m1, m2) = (u1.abs(), u2.abs());
     let first = m1 <= m2;
@@ -102,12 +115,7 @@ fn premium<A: Arith>(phi: f64, u: &Setup) -> f64 {
     let t2 = scaled_tail::<A>(m2, u.b, w);
     let s1 = if u1 < 0.0 { u.a - t1 } else { t1 };
     let s2 = if u2 < 0.0 { u.b - t2 } else { t2 };
-    let p = phi * (s1 - s2);
-    if p < 0.0 {
-        0.0
-    } else {
-        p
-    }
+    (w, s1, s2)
 }
 
 /// Premiums of one tile (price only: one fused loop).
@@ -164,57 +172,49 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     let fwd_model = M != BSM;
     let value_needed =
         set.has(Greek::Price) || fwd_model && (set.has(Greek::Rho) || set.has(Greek::Theta));
-    // Which of N(phi d1), n(d1), N(phi d2), n(d2) the requested outputs use.
-    let bsm_theta = !fwd_model && set.has(Greek::Theta);
-    let cdf1 = bsm_theta
+    // Whether any output uses N(phi d1) or N(phi d2) (then everything comes from the tails),
+    // or only the densities (then one exponential per option is all).
+    let cdf_needed = value_needed
+        || set.has(Greek::Theta)
+        || set.has(Greek::Rho)
         || set.has(Greek::Epsilon) && !fwd_model
-        || !inverse && set.has(Greek::Delta)
-        || set.has(Greek::Charm) && !inverse;
-    let pdf1 = set.has(Greek::Vega)
+        || set.has(Greek::Delta)
+        || set.has(Greek::DeltaPa)
+        || set.has(Greek::Charm)
+        || set.has(Greek::DualDelta)
+        || inverse && set.has(Greek::Gamma);
+    let pdf_needed = set.has(Greek::Vega)
         || set.has(Greek::Volga)
         || set.has(Greek::Theta)
-        || !inverse && (set.has(Greek::Gamma) || set.has(Greek::Vanna) || set.has(Greek::Charm));
-    let cdf2 = bsm_theta
-        || set.has(Greek::Rho) && !fwd_model
-        || set.has(Greek::DualDelta)
-        || inverse
-            && (set.has(Greek::Delta)
-                || set.has(Greek::Gamma)
-                || set.has(Greek::Charm)
-                || set.has(Greek::DeltaPa));
-    let pdf2 = set.has(Greek::DualGamma)
-        || inverse && (set.has(Greek::Gamma) || set.has(Greek::Vanna) || set.has(Greek::Charm));
+        || set.has(Greek::Gamma)
+        || set.has(Greek::Vanna)
+        || set.has(Greek::Charm)
+        || set.has(Greek::DualGamma);
 
+    // N1 = N(phi d1), n1 = n(d1), N2 = N(phi d2), n2 = n(d2).
     let mut big_n1 = [0.0; CAP];
     let mut n1 = [0.0; CAP];
     let mut big_n2 = [0.0; CAP];
     let mut n2 = [0.0; CAP];
+    let mut value = [0.0; CAP];
     let (big_n1, n1) = (&mut big_n1[..n], &mut n1[..n]);
     let (big_n2, n2) = (&mut big_n2[..n], &mut n2[..n]);
-    if cdf1 {
+    let value = &mut value[..n];
+    if cdf_needed {
         for i in 0..n {
-            (big_n1[i], n1[i]) = cdf_pdf::<A>(kind[i] * su[i].d1);
+            let u = &su[i];
+            let (w, s1, s2) = tails::<A>(kind[i], u);
+            let p = kind[i] * (s1 - s2);
+            value[i] = if p < 0.0 { 0.0 } else { p };
+            big_n1[i] = s1 / u.a;
+            big_n2[i] = s2 / u.b;
+            n1[i] = w / u.a;
+            n2[i] = w / u.b;
         }
-    } else if pdf1 {
+    } else if pdf_needed {
         for i in 0..n {
             n1[i] = pdf::<A>(su[i].d1);
-        }
-    }
-    if cdf2 {
-        for i in 0..n {
-            (big_n2[i], n2[i]) = cdf_pdf::<A>(kind[i] * su[i].d2);
-        }
-    } else if pdf2 {
-        for i in 0..n {
             n2[i] = pdf::<A>(su[i].d2);
-        }
-    }
-
-    let mut value = [0.0; CAP];
-    let value = &mut value[..n];
-    if value_needed {
-        for i in 0..n {
-            value[i] = premium::<A>(kind[i], &su[i]);
         }
     }
     if let Some(o) = slot(outs, Greek::Price) {

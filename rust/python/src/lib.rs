@@ -8,6 +8,7 @@ mod broadcast;
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
@@ -113,6 +114,14 @@ fn plain_number(obj: &Bound<'_, PyAny>) -> Option<f64> {
 /// A scalar kind (str in any case, bool, or the ints +1/-1) as +1/-1; `None` when the kind is
 /// not a plain scalar or not recognised (the Python layer then reports it).
 fn plain_kind(obj: &Bound<'_, PyAny>) -> Option<f64> {
+    let py = obj.py();
+    // String literals in user code are interned, so identity usually settles it.
+    if obj.is(intern!(py, "call")) || obj.is(intern!(py, "c")) {
+        return Some(1.0);
+    }
+    if obj.is(intern!(py, "put")) || obj.is(intern!(py, "p")) {
+        return Some(-1.0);
+    }
     if let Ok(s) = obj.cast_exact::<PyString>() {
         let s = s.to_cow().ok()?;
         return match &*s {
@@ -127,6 +136,40 @@ fn plain_kind(obj: &Bound<'_, PyAny>) -> Option<f64> {
     match plain_number(obj) {
         Some(v) if v == 1.0 || v == -1.0 => Some(v),
         _ => None,
+    }
+}
+
+/// Whether `obj` is the str `word` (identity first: interned literals compare in one step).
+fn is_word(obj: &Bound<'_, PyAny>, word: &Bound<'_, PyString>) -> bool {
+    obj.is(word)
+        || obj
+            .cast_exact::<PyString>()
+            .ok()
+            .and_then(|s| {
+                s.to_cow()
+                    .ok()
+                    .map(|c| c == word.to_cow().unwrap_or_default())
+            })
+            .unwrap_or(false)
+}
+
+/// The model named by `obj`, parsed without copying for the canonical names.
+fn fast_model(obj: &Bound<'_, PyAny>) -> PyResult<Option<Model>> {
+    let py = obj.py();
+    for m in Model::ALL {
+        let name = match m {
+            Model::Bsm => intern!(py, "bsm"),
+            Model::Black76 => intern!(py, "black76"),
+            Model::Bachelier => intern!(py, "bachelier"),
+            Model::Inverse => intern!(py, "inverse"),
+        };
+        if obj.is(name) {
+            return Ok(Some(m));
+        }
+    }
+    match obj.cast_exact::<PyString>() {
+        Ok(s) => parse_model(py, &s.to_cow()?).map(Some),
+        Err(_) => Ok(None),
     }
 }
 
@@ -149,15 +192,16 @@ fn fast_inputs(
     if !method.is_none() {
         return None;
     }
-    let exercise = exercise.cast_exact::<PyString>().ok()?;
-    if exercise.to_cow().ok()? != "european" {
+    let py = kind.py();
+    if !is_word(exercise, intern!(py, "european")) {
         return None;
     }
-    let errors = errors.cast_exact::<PyString>().ok()?;
-    let nan = match &*errors.to_cow().ok()? {
-        "raise" => false,
-        "nan" => true,
-        _ => return None,
+    let nan = if is_word(errors, intern!(py, "raise")) {
+        false
+    } else if is_word(errors, intern!(py, "nan")) {
+        true
+    } else {
+        return None;
     };
     let x = [
         plain_kind(kind)?,
@@ -194,14 +238,190 @@ fn price_fast(
     ) else {
         return Ok(None);
     };
-    let Ok(model) = model.cast_exact::<PyString>() else {
+    let Some(model) = fast_model(model)? else {
         return Ok(None);
     };
-    let model = parse_model(py, &model.to_cow()?)?;
     let [k, s, st, t, v, r, q] = x;
     european::price_one(model, k, s, st, t, v, r, q, policy(nan))
         .map(Some)
         .map_err(|e| to_py_err(py, e, &[]))
+}
+
+/// The Python implementation of the general (array) path of `name` in `strikegrid.pricing`.
+fn general<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    let m = MODULE.get_or_try_init(py, || py.import("strikegrid.pricing").map(|m| m.unbind()))?;
+    m.bind(py).getattr(name)
+}
+
+/// Option premiums (see `strikegrid.pricing` for the full documentation).
+///
+/// price(kind, spot, strike, expiry, vol, rate=0.0, div=0.0, *, model="bsm",
+///       exercise="european", method=None, errors="raise")
+///
+/// Broadcasts like a numpy ufuncs over scalars and arrays; returns float64 of the broadcast
+/// shape, or a float when every input is a scalar. `model` is "bsm", "black76", "bachelier" or
+/// "inverse"; `errors="nan"` puts NaN where an element's inputs are invalid instead of raising.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (kind, spot, strike, expiry, vol, rate=None, div=None, *, model=None, exercise=None, method=None, errors=None))]
+fn price<'py>(
+    py: Python<'py>,
+    kind: &Bound<'py, PyAny>,
+    spot: &Bound<'py, PyAny>,
+    strike: &Bound<'py, PyAny>,
+    expiry: &Bound<'py, PyAny>,
+    vol: &Bound<'py, PyAny>,
+    rate: Option<&Bound<'py, PyAny>>,
+    div: Option<&Bound<'py, PyAny>>,
+    model: Option<&Bound<'py, PyAny>>,
+    exercise: Option<&Bound<'py, PyAny>>,
+    method: Option<&Bound<'py, PyAny>>,
+    errors: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let zero = PyFloat::new(py, 0.0).into_any();
+    let none = py.None().into_bound(py);
+    let rate = rate.unwrap_or(&zero);
+    let div = div.unwrap_or(&zero);
+    let model = model
+        .cloned()
+        .unwrap_or_else(|| intern!(py, "bsm").clone().into_any());
+    let exercise = exercise
+        .cloned()
+        .unwrap_or_else(|| intern!(py, "european").clone().into_any());
+    let method = method.unwrap_or(&none);
+    let errors = errors
+        .cloned()
+        .unwrap_or_else(|| intern!(py, "raise").clone().into_any());
+    if let Some(v) = price_fast(
+        py, kind, spot, strike, expiry, vol, rate, div, &model, &exercise, method, &errors,
+    )? {
+        return Ok(PyFloat::new(py, v).into_any());
+    }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("model", model)?;
+    kwargs.set_item("exercise", exercise)?;
+    kwargs.set_item("method", method)?;
+    kwargs.set_item("errors", errors)?;
+    general(py, "_price_general")?.call((kind, spot, strike, expiry, vol, rate, div), Some(&kwargs))
+}
+
+/// Premium and greeks (see `strikegrid.pricing` for the full documentation).
+///
+/// greeks(kind, spot, strike, expiry, vol, rate=0.0, div=0.0, *, model="bsm",
+///        exercise="european", method=None, which=None, errors="raise")
+///
+/// Returns a dict name -> float64 array (floats for scalar inputs); `which=None` gives price
+/// delta gamma vega theta rho epsilon vanna volga charm dual_delta dual_gamma, or pass a name or
+/// list of names to compute only those.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (kind, spot, strike, expiry, vol, rate=None, div=None, *, model=None, exercise=None, method=None, which=None, errors=None))]
+fn greeks<'py>(
+    py: Python<'py>,
+    kind: &Bound<'py, PyAny>,
+    spot: &Bound<'py, PyAny>,
+    strike: &Bound<'py, PyAny>,
+    expiry: &Bound<'py, PyAny>,
+    vol: &Bound<'py, PyAny>,
+    rate: Option<&Bound<'py, PyAny>>,
+    div: Option<&Bound<'py, PyAny>>,
+    model: Option<&Bound<'py, PyAny>>,
+    exercise: Option<&Bound<'py, PyAny>>,
+    method: Option<&Bound<'py, PyAny>>,
+    which: Option<&Bound<'py, PyAny>>,
+    errors: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let zero = PyFloat::new(py, 0.0).into_any();
+    let none = py.None().into_bound(py);
+    let rate = rate.unwrap_or(&zero);
+    let div = div.unwrap_or(&zero);
+    let model = model
+        .cloned()
+        .unwrap_or_else(|| intern!(py, "bsm").clone().into_any());
+    let exercise = exercise
+        .cloned()
+        .unwrap_or_else(|| intern!(py, "european").clone().into_any());
+    let method = method.unwrap_or(&none);
+    let which = which.unwrap_or(&none);
+    let errors = errors
+        .cloned()
+        .unwrap_or_else(|| intern!(py, "raise").clone().into_any());
+    if let Some(order) = fast_which(which) {
+        let mask = order.iter().fold(0u32, |m, g| m | (1 << (*g as u32)));
+        if let Some(d) = greeks_fast(
+            py, kind, spot, strike, expiry, vol, rate, div, &model, &exercise, method, &errors,
+            mask,
+        )? {
+            if which.is_none() || d.len() == order.len() && canonical(&order) {
+                return Ok(d.into_any());
+            }
+            // Same values, in the order asked.
+            let out = PyDict::new(py);
+            let keys = greek_keys(py);
+            for g in order {
+                let key = keys[g as usize].bind(py);
+                if let Some(v) = d.get_item(key)? {
+                    out.set_item(key, v)?;
+                }
+            }
+            return Ok(out.into_any());
+        }
+    }
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("model", model)?;
+    kwargs.set_item("exercise", exercise)?;
+    kwargs.set_item("method", method)?;
+    kwargs.set_item("which", which)?;
+    kwargs.set_item("errors", errors)?;
+    general(py, "_greeks_general")?
+        .call((kind, spot, strike, expiry, vol, rate, div), Some(&kwargs))
+}
+
+/// The outputs `which` asks for, in its order: None gives the twelve standard ones; a name or a
+/// list/tuple of names is parsed here; anything else (or an unknown name) gives `None` so the
+/// Python layer reports it.
+fn fast_which(which: &Bound<'_, PyAny>) -> Option<Vec<Greek>> {
+    if which.is_none() {
+        return Some(Greek::STANDARD.to_vec());
+    }
+    let py = which.py();
+    let keys = greek_keys(py);
+    let all: Vec<Greek> = Greek::STANDARD
+        .iter()
+        .chain(std::iter::once(&Greek::DeltaPa))
+        .copied()
+        .collect();
+    let parse = |o: &Bound<'_, PyAny>| -> Option<Greek> {
+        // Literal names are interned: identity with our interned keys settles most of them.
+        if let Some(i) = keys.iter().position(|k| o.is(k.bind(py))) {
+            return Some(all[i]);
+        }
+        let s = o.cast_exact::<PyString>().ok()?;
+        Greek::parse(&s.to_cow().ok()?).ok()
+    };
+    if which.is_exact_instance_of::<PyString>() {
+        return parse(which).map(|g| vec![g]);
+    }
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = which.cast_exact::<PyList>() {
+        l.iter().collect()
+    } else if let Ok(t) = which.cast_exact::<pyo3::types::PyTuple>() {
+        t.iter().collect()
+    } else {
+        return None;
+    };
+    let mut order: Vec<Greek> = Vec::with_capacity(items.len());
+    for item in &items {
+        let g = parse(item)?;
+        if !order.contains(&g) {
+            order.push(g);
+        }
+    }
+    (!order.is_empty()).then_some(order)
+}
+
+fn canonical(order: &[Greek]) -> bool {
+    order.windows(2).all(|w| w[0] < w[1])
 }
 
 /// Interned output names, in `GREEK_NAMES` order.
@@ -241,10 +461,9 @@ fn greeks_fast<'py>(
     ) else {
         return Ok(None);
     };
-    let Ok(model) = model.cast_exact::<PyString>() else {
+    let Some(model) = fast_model(model)? else {
         return Ok(None);
     };
-    let model = parse_model(py, &model.to_cow()?)?;
     let set = greek_set(py, mask)?;
     let mut vals = [0.0; 13];
     european::evaluate_one_into(model, set, policy(nan), x, &mut vals)
@@ -422,6 +641,8 @@ fn simd_level() -> &'static str {
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(price, m)?)?;
+    m.add_function(wrap_pyfunction!(greeks, m)?)?;
     m.add_function(wrap_pyfunction!(price_fast, m)?)?;
     m.add_function(wrap_pyfunction!(greeks_fast, m)?)?;
     m.add_function(wrap_pyfunction!(price_scalar, m)?)?;
