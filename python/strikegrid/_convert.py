@@ -85,14 +85,15 @@ def scalar_kind(kind: Any, nan: bool) -> float | None:
     raise InputError(f"kind: must be {_KIND_HELP}, got {kind!r}", arg="kind")
 
 
-def kind_array(kind: Any, nan: bool) -> FloatArray:
-    """Kinds in any accepted form as a float64 array of +1/-1 (NaN where unknown)."""
+def kind_array(kind: Any, nan: bool) -> npt.NDArray[Any]:
+    """Kinds in any accepted form as a float64 array of +1/-1 (NaN where unknown), or the bool
+    array itself (True = call), which the extension reads without a float copy."""
     phi = scalar_kind(kind, nan)
     if phi is not None:
         return np.asarray(phi, dtype=np.float64)
     arr = np.asarray(kind)
     if arr.dtype == np.bool_:
-        return np.where(arr, 1.0, -1.0)
+        return arr
     if arr.dtype.kind in "iuf":
         # Core validation rejects anything but +1/-1 with the index.
         return arr.astype(np.float64, copy=False)

@@ -90,7 +90,7 @@ def greeks_scalar(
 def evaluate_arrays(
     model: str,
     mask: int,
-    kind: npt.NDArray[np.float64],
+    kind: npt.NDArray[np.float64] | npt.NDArray[np.bool_],
     spot: npt.NDArray[np.float64],
     strike: npt.NDArray[np.float64],
     expiry: npt.NDArray[np.float64],

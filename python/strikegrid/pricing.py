@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Union
 
+import numpy.typing as npt
+
 from . import _core
 from ._convert import (
     FloatArray,
@@ -83,7 +85,9 @@ def _arrays(
     rate: Any,
     div: Any,
     nan: bool,
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+) -> tuple[
+    npt.NDArray[Any], FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray
+]:
     return (
         kind_array(kind, nan),
         float_array(spot, "spot"),

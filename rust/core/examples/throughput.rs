@@ -20,7 +20,7 @@ fn main() {
     let v: Vec<f64> = (0..n).map(|_| 0.05 + 0.75 * u()).collect();
     let r = vec![0.03; n];
     let q = vec![0.01; n];
-    let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
+    let q0 = vec![0.0; n];
     println!("isa: {}", strikegrid_core::dispatch::isa().name());
     let sets: Vec<(&str, GreekSet)> = vec![
         ("price", GreekSet::from_iter([Greek::Price])),
@@ -38,6 +38,8 @@ fn main() {
         ("all12", GreekSet::standard()),
     ];
     for model in [Model::Bsm, Model::Black76, Model::Bachelier, Model::Inverse] {
+        let qq = if model == Model::Bsm { &q } else { &q0 };
+        let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, qq]).unwrap();
         for (name, set) in &sets {
             let m = set.len();
             let mut outs: Vec<Vec<f64>> = vec![vec![0.0; n]; m];

@@ -11,7 +11,7 @@ use crate::black::{nz, SD_FLOOR};
 use crate::fastmath::{exp, Arith};
 use crate::greeks::{Greek, GreekSet};
 use crate::normal::{cdf_pdf, normalised_time_value, pdf};
-use crate::tile::{slot, OutSlots, Tile};
+use crate::tile::{slot, OutSlots, Scratch, Tile};
 
 /// Largest |d| kept: beyond it every Gaussian factor is exactly 0.
 const D_CLAMP: f64 = 1e300;
@@ -51,7 +51,12 @@ pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) {
 
 /// Any subset of price and greeks for one tile (greeks w.r.t. the forward).
 #[inline(always)]
-pub fn greeks_tile<A: Arith, const CAP: usize>(tile: &Tile, set: GreekSet, outs: &mut OutSlots) {
+pub fn greeks_tile<A: Arith, const CAP: usize>(
+    tile: &Tile,
+    set: GreekSet,
+    outs: &mut OutSlots,
+    scratch: &mut Scratch<CAP>,
+) {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -61,10 +66,7 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(tile: &Tile, set: GreekSet, outs:
     );
     let (v, r) = (&tile.vol[..n], &tile.rate[..n]);
 
-    let mut sqrt_t = [0.0; CAP];
-    let mut sd = [0.0; CAP];
-    let mut d = [0.0; CAP];
-    let mut dfr = [0.0; CAP];
+    let [sqrt_t, sd, d, dfr, big_n, small_n, value, ..] = &mut scratch.bufs;
     let (sqrt_t, sd, d, dfr) = (&mut sqrt_t[..n], &mut sd[..n], &mut d[..n], &mut dfr[..n]);
     for i in 0..n {
         (sqrt_t[i], sd[i], d[i]) = setup(s[i], k[i], t[i], v[i]);
@@ -80,8 +82,6 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(tile: &Tile, set: GreekSet, outs:
         || set.has(Greek::Charm)
         || set.has(Greek::DualGamma);
 
-    let mut big_n = [0.0; CAP];
-    let mut small_n = [0.0; CAP];
     let (big_n, small_n) = (&mut big_n[..n], &mut small_n[..n]);
     if need_cdf {
         for i in 0..n {
@@ -92,7 +92,6 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(tile: &Tile, set: GreekSet, outs:
             small_n[i] = pdf::<A>(d[i]);
         }
     }
-    let mut value = [0.0; CAP];
     let value = &mut value[..n];
     if value_needed {
         for i in 0..n {

@@ -21,7 +21,7 @@
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
 use crate::normal::{pdf, scaled_tail};
-use crate::tile::{slot, OutSlots, Tile};
+use crate::tile::{slot, OutSlots, Scratch, Tile};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
 /// the limits of the formulas instead of 0/0.
@@ -143,6 +143,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     tile: &Tile,
     set: GreekSet,
     outs: &mut OutSlots,
+    scratch: &mut Scratch<CAP>,
 ) {
     let n = tile.len();
     let (kind, s, k, t) = (
@@ -152,21 +153,22 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &tile.expiry[..n],
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-
-    let mut su = [Setup {
-        sqrt_t: 0.0,
-        sd: 0.0,
-        dfr: 0.0,
-        dfq: 0.0,
-        a: 0.0,
-        b: 0.0,
-        d1: 0.0,
-        d2: 0.0,
-    }; CAP];
-    let su = &mut su[..n];
-    for i in 0..n {
-        su[i] = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
-    }
+    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, ..] =
+        &mut scratch.bufs;
+    let (sqrt_t, inv_sd, dfr, dfq) = (
+        &mut sqrt_t[..n],
+        &mut inv_sd[..n],
+        &mut dfr[..n],
+        &mut dfq[..n],
+    );
+    let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
+    let (big_n1, n1, big_n2, n2) = (
+        &mut big_n1[..n],
+        &mut n1[..n],
+        &mut big_n2[..n],
+        &mut n2[..n],
+    );
+    let value = &mut value[..n];
 
     let inverse = M == INVERSE;
     let fwd_model = M != BSM;
@@ -183,40 +185,30 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         || set.has(Greek::Charm)
         || set.has(Greek::DualDelta)
         || inverse && set.has(Greek::Gamma);
-    let pdf_needed = set.has(Greek::Vega)
-        || set.has(Greek::Volga)
-        || set.has(Greek::Theta)
-        || set.has(Greek::Gamma)
-        || set.has(Greek::Vanna)
-        || set.has(Greek::Charm)
-        || set.has(Greek::DualGamma);
 
-    // N1 = N(phi d1), n1 = n(d1), N2 = N(phi d2), n2 = n(d2).
-    let mut big_n1 = [0.0; CAP];
-    let mut n1 = [0.0; CAP];
-    let mut big_n2 = [0.0; CAP];
-    let mut n2 = [0.0; CAP];
-    let mut value = [0.0; CAP];
-    let (big_n1, n1) = (&mut big_n1[..n], &mut n1[..n]);
-    let (big_n2, n2) = (&mut big_n2[..n], &mut n2[..n]);
-    let value = &mut value[..n];
-    if cdf_needed {
-        for i in 0..n {
-            let u = &su[i];
-            let (w, s1, s2) = tails::<A>(kind[i], u);
+    // N1 = N(phi d1), n1 = n(d1), N2 = N(phi d2), n2 = n(d2), from one pass.
+    for i in 0..n {
+        let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
+        (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
+        (a[i], b[i], d1[i], d2[i]) = (u.a, u.b, u.d1, u.d2);
+        inv_sd[i] = 1.0 / u.sd;
+        let (ia, ib) = (1.0 / u.a, 1.0 / u.b);
+        if cdf_needed {
+            let (w, s1, s2) = tails::<A>(kind[i], &u);
             let p = kind[i] * (s1 - s2);
             value[i] = if p < 0.0 { 0.0 } else { p };
-            big_n1[i] = s1 / u.a;
-            big_n2[i] = s2 / u.b;
-            n1[i] = w / u.a;
-            n2[i] = w / u.b;
-        }
-    } else if pdf_needed {
-        for i in 0..n {
-            n1[i] = pdf::<A>(su[i].d1);
-            n2[i] = pdf::<A>(su[i].d2);
+            big_n1[i] = s1 * ia;
+            big_n2[i] = s2 * ib;
+            n1[i] = w * ia;
+            n2[i] = w * ib;
+        } else {
+            n1[i] = pdf::<A>(u.d1);
+            n2[i] = pdf::<A>(u.d2);
         }
     }
+    let (sqrt_t, inv_sd, dfr, dfq) = (&*sqrt_t, &*inv_sd, &*dfr, &*dfq);
+    let (a, b, d1, d2) = (&*a, &*b, &*d1, &*d2);
+    let (big_n1, n1, big_n2, n2, value) = (&*big_n1, &*n1, &*big_n2, &*n2, &*value);
     if let Some(o) = slot(outs, Greek::Price) {
         o[..n].copy_from_slice(value);
     }
@@ -224,44 +216,42 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         let o = &mut o[..n];
         for i in 0..n {
             o[i] = if inverse {
-                kind[i] * su[i].b * big_n2[i] / s[i]
+                kind[i] * b[i] * big_n2[i] / s[i]
             } else {
-                kind[i] * su[i].dfq * big_n1[i]
+                kind[i] * dfq[i] * big_n1[i]
             };
         }
     }
     if let Some(o) = slot(outs, Greek::DeltaPa) {
         let o = &mut o[..n];
         for i in 0..n {
-            o[i] = kind[i] * su[i].b * big_n2[i];
+            o[i] = kind[i] * b[i] * big_n2[i];
         }
     }
     if let Some(o) = slot(outs, Greek::Gamma) {
         let o = &mut o[..n];
         for i in 0..n {
-            let u = &su[i];
             o[i] = if inverse {
-                u.b / (s[i] * s[i]) * (nz(n2[i], 1.0 / u.sd) - 2.0 * kind[i] * big_n2[i])
+                b[i] / (s[i] * s[i]) * (nz(n2[i], inv_sd[i]) - 2.0 * kind[i] * big_n2[i])
             } else {
-                nz(n1[i], u.dfq / (s[i] * u.sd))
+                nz(n1[i], dfq[i] * inv_sd[i] / s[i])
             };
         }
     }
     if let Some(o) = slot(outs, Greek::Vega) {
         let o = &mut o[..n];
         for i in 0..n {
-            o[i] = nz(n1[i], su[i].a * su[i].sqrt_t);
+            o[i] = nz(n1[i], a[i] * sqrt_t[i]);
         }
     }
     if let Some(o) = slot(outs, Greek::Theta) {
         let o = &mut o[..n];
         for i in 0..n {
-            let u = &su[i];
-            let decay = nz(n1[i], u.a * v[i] * v[i] / (2.0 * u.sd));
+            let decay = nz(n1[i], 0.5 * a[i] * v[i] * v[i] * inv_sd[i]);
             o[i] = if fwd_model {
                 r[i] * value[i] - decay
             } else {
-                kind[i] * (q[i] * u.a * big_n1[i] - r[i] * u.b * big_n2[i]) - decay
+                kind[i] * (q[i] * a[i] * big_n1[i] - r[i] * b[i] * big_n2[i]) - decay
             };
         }
     }
@@ -271,7 +261,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
             o[i] = if fwd_model {
                 -t[i] * value[i]
             } else {
-                kind[i] * su[i].b * t[i] * big_n2[i]
+                kind[i] * b[i] * t[i] * big_n2[i]
             };
         }
     }
@@ -281,56 +271,53 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
             o[i] = if fwd_model {
                 0.0
             } else {
-                -kind[i] * su[i].a * t[i] * big_n1[i]
+                -kind[i] * a[i] * t[i] * big_n1[i]
             };
         }
     }
     if let Some(o) = slot(outs, Greek::Vanna) {
         let o = &mut o[..n];
         for i in 0..n {
-            let u = &su[i];
             o[i] = if inverse {
-                -nz(n2[i], u.b / s[i] * u.d1 * u.sqrt_t / u.sd)
+                -nz(n2[i], b[i] / s[i] * d1[i] * sqrt_t[i] * inv_sd[i])
             } else {
-                -nz(n1[i], u.dfq * u.d2 * u.sqrt_t / u.sd)
+                -nz(n1[i], dfq[i] * d2[i] * sqrt_t[i] * inv_sd[i])
             };
         }
     }
     if let Some(o) = slot(outs, Greek::Volga) {
         let o = &mut o[..n];
         for i in 0..n {
-            let u = &su[i];
-            o[i] = nz(n1[i], u.a * t[i] * u.d1 * u.d2 / u.sd);
+            o[i] = nz(n1[i], a[i] * t[i] * d1[i] * d2[i] * inv_sd[i]);
         }
     }
     if let Some(o) = slot(outs, Greek::Charm) {
         let o = &mut o[..n];
         for i in 0..n {
-            let u = &su[i];
             o[i] = if inverse {
-                let delta = kind[i] * u.b * big_n2[i] / s[i];
-                r[i] * delta + nz(n2[i], u.b / s[i] * u.d1 / (2.0 * t[i]))
+                let delta = kind[i] * b[i] * big_n2[i] / s[i];
+                r[i] * delta + nz(n2[i], b[i] / s[i] * d1[i] / (2.0 * t[i]))
             } else {
                 // bsm: phi q e^(-qT) N(phi d1) - e^(-qT) n(d1) ((r-q)/s - d2/(2T)); black76 is
                 // the same with q = r.
                 let carry = if fwd_model { 0.0 } else { r[i] - q[i] };
                 let qq = if fwd_model { r[i] } else { q[i] };
-                kind[i] * qq * u.dfq * big_n1[i]
-                    - nz(n1[i], u.dfq * (carry / u.sd - u.d2 / (2.0 * t[i])))
+                kind[i] * qq * dfq[i] * big_n1[i]
+                    - nz(n1[i], dfq[i] * (carry * inv_sd[i] - d2[i] / (2.0 * t[i])))
             };
         }
     }
     if let Some(o) = slot(outs, Greek::DualDelta) {
         let o = &mut o[..n];
         for i in 0..n {
-            let dd = -kind[i] * su[i].dfr * big_n2[i];
+            let dd = -kind[i] * dfr[i] * big_n2[i];
             o[i] = if inverse { dd / s[i] } else { dd };
         }
     }
     if let Some(o) = slot(outs, Greek::DualGamma) {
         let o = &mut o[..n];
         for i in 0..n {
-            let w = su[i].dfr / (k[i] * su[i].sd);
+            let w = dfr[i] * inv_sd[i] / k[i];
             o[i] = nz(n2[i], if inverse { w / s[i] } else { w });
         }
     }

@@ -105,3 +105,27 @@ pub type OutSlots<'o> = [Option<&'o mut [f64]>; 13];
 pub(crate) fn slot<'s, 'o>(outs: &'s mut OutSlots<'o>, g: Greek) -> Option<&'s mut [f64]> {
     outs[g as usize].as_deref_mut()
 }
+
+/// Number of working arrays a greeks kernel may use.
+pub const SCRATCH_ARRAYS: usize = 16;
+
+/// Working arrays of the greeks kernels (structure of arrays), allocated once per chunk of
+/// tiles rather than once per tile, so no kernel call pays for setting up its stack arrays.
+pub struct Scratch<const CAP: usize> {
+    pub bufs: [[f64; CAP]; SCRATCH_ARRAYS],
+}
+
+impl<const CAP: usize> Scratch<CAP> {
+    /// Zeroed working arrays.
+    pub fn new() -> Self {
+        Scratch {
+            bufs: [[0.0; CAP]; SCRATCH_ARRAYS],
+        }
+    }
+}
+
+impl<const CAP: usize> Default for Scratch<CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -14,27 +14,81 @@ const MAX_DIMS: usize = 64;
 enum Operand<'a> {
     Scalar(f64),
     Contiguous(&'a [f64]),
-    Strided(Strided),
+    Strided(Strided<f64>),
+    /// A bool kind array (True = call), read as +1/-1 tile by tile.
+    BoolContiguous(&'a [bool]),
+    BoolStrided(Strided<bool>),
+}
+
+/// Element types an operand can be read from.
+trait Element: Copy {
+    fn value(self) -> f64;
+}
+
+impl Element for f64 {
+    #[inline(always)]
+    fn value(self) -> f64 {
+        self
+    }
+}
+
+impl Element for bool {
+    #[inline(always)]
+    fn value(self) -> f64 {
+        if self {
+            1.0
+        } else {
+            -1.0
+        }
+    }
+}
+
+/// An argument's data: f64 values, or bool kinds.
+pub enum ArgView<'a> {
+    F64(ArrayViewD<'a, f64>),
+    Bool(ArrayViewD<'a, bool>),
+}
+
+impl ArgView<'_> {
+    fn shape(&self) -> &[usize] {
+        match self {
+            ArgView::F64(v) => v.shape(),
+            ArgView::Bool(v) => v.shape(),
+        }
+    }
+    fn ndim(&self) -> usize {
+        self.shape().len()
+    }
 }
 
 /// A view broadcast to the output shape: element strides (0 on broadcast axes) from `base`.
-struct Strided {
-    base: *const f64,
+struct Strided<T> {
+    base: *const T,
     shape: Vec<usize>,
     strides: Vec<isize>,
 }
 
 // SAFETY: the pointer refers to a numpy buffer kept alive and borrowed read-only (through
 // rust-numpy's borrow tracking) for as long as the operands exist; it is only read.
-unsafe impl Send for Strided {}
-unsafe impl Sync for Strided {}
+unsafe impl<T> Send for Strided<T> {}
+unsafe impl<T> Sync for Strided<T> {}
 
-impl Strided {
+fn broadcast_strides(shape: &[usize], vshape: &[usize], vstrides: &[isize]) -> Vec<isize> {
+    let nd = shape.len();
+    let off = nd - vshape.len();
+    let mut strides = vec![0isize; nd];
+    for (d, (&l, &s)) in vshape.iter().zip(vstrides).enumerate() {
+        strides[off + d] = if l == 1 { 0 } else { s };
+    }
+    strides
+}
+
+impl<T: Element> Strided<T> {
     fn gather(&self, start: usize, buf: &mut [f64]) {
         let nd = self.shape.len();
         if nd == 0 {
             // SAFETY: a 0-d view has exactly one element at `base`.
-            buf.fill(unsafe { *self.base });
+            buf.fill(unsafe { *self.base }.value());
             return;
         }
         let mut idx = [0usize; MAX_DIMS];
@@ -54,7 +108,7 @@ impl Strided {
             for slot in &mut buf[j..j + run] {
                 // SAFETY: every index stays below the view's shape, so the offset is within
                 // the buffer the view describes.
-                *slot = unsafe { *self.base.offset(off) };
+                *slot = unsafe { *self.base.offset(off) }.value();
                 off += inner_stride;
             }
             j += run;
@@ -100,7 +154,7 @@ fn fmt_shape(s: &[usize]) -> String {
 
 impl<'a> BroadcastOperands<'a> {
     /// Broadcasts the views (public argument order) by numpy's rules.
-    pub fn new(views: &[ArrayViewD<'a, f64>; 7]) -> Result<BroadcastOperands<'a>, Error> {
+    pub fn new(views: &[ArgView<'a>; 7]) -> Result<BroadcastOperands<'a>, Error> {
         let nd = views.iter().map(|v| v.ndim()).max().unwrap_or(0);
         if nd > MAX_DIMS {
             return Err(Error::Shape(format!("at most {MAX_DIMS} dimensions")));
@@ -133,21 +187,30 @@ impl<'a> BroadcastOperands<'a> {
         let len = shape.iter().product();
         let mut ops = Vec::with_capacity(7);
         for v in views.iter() {
-            let op = if v.len() == 1 {
-                Operand::Scalar(v.iter().next().copied().unwrap_or(f64::NAN))
-            } else if let (true, Some(s)) = (v.shape() == shape.as_slice(), v.to_slice()) {
-                Operand::Contiguous(s)
-            } else {
-                let off = nd - v.ndim();
-                let mut strides = vec![0isize; nd];
-                for (d, (&l, &s)) in v.shape().iter().zip(v.strides()).enumerate() {
-                    strides[off + d] = if l == 1 { 0 } else { s };
+            let full = v.shape() == shape.as_slice();
+            let op = match v {
+                ArgView::F64(v) if v.len() == 1 => {
+                    Operand::Scalar(v.iter().next().copied().unwrap_or(f64::NAN))
                 }
-                Operand::Strided(Strided {
-                    base: v.as_ptr(),
-                    shape: shape.clone(),
-                    strides,
-                })
+                ArgView::Bool(v) if v.len() == 1 => {
+                    Operand::Scalar(v.iter().next().copied().map_or(f64::NAN, Element::value))
+                }
+                ArgView::F64(v) => match (full, v.to_slice()) {
+                    (true, Some(s)) => Operand::Contiguous(s),
+                    _ => Operand::Strided(Strided {
+                        base: v.as_ptr(),
+                        shape: shape.clone(),
+                        strides: broadcast_strides(&shape, v.shape(), v.strides()),
+                    }),
+                },
+                ArgView::Bool(v) => match (full, v.to_slice()) {
+                    (true, Some(s)) => Operand::BoolContiguous(s),
+                    _ => Operand::BoolStrided(Strided {
+                        base: v.as_ptr(),
+                        shape: shape.clone(),
+                        strides: broadcast_strides(&shape, v.shape(), v.strides()),
+                    }),
+                },
             };
             ops.push(op);
         }
@@ -173,6 +236,18 @@ impl Operands for BroadcastOperands<'_> {
             }
             Operand::Contiguous(s) => &s[start..start + buf.len()],
             Operand::Strided(g) => {
+                if self.len > 0 {
+                    g.gather(start, buf);
+                }
+                buf
+            }
+            Operand::BoolContiguous(s) => {
+                for (b, &k) in buf.iter_mut().zip(&s[start..]) {
+                    *b = k.value();
+                }
+                buf
+            }
+            Operand::BoolStrided(g) => {
                 if self.len > 0 {
                     g.gather(start, buf);
                 }

@@ -15,7 +15,15 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use strikegrid_core::european::Operands;
 use strikegrid_core::{european, special, Error, Greek, GreekSet, Model, OnInvalid};
 
-use broadcast::BroadcastOperands;
+use broadcast::{ArgView, BroadcastOperands};
+
+/// Kinds as handed over by the Python layer: +1/-1 floats, or a bool array (True = call) read
+/// directly so that no full-size float copy is made.
+#[derive(FromPyObject)]
+enum KindArray<'py> {
+    Bool(PyReadonlyArrayDyn<'py, bool>),
+    F64(PyReadonlyArrayDyn<'py, f64>),
+}
 
 /// Maps a core error to the package's exception hierarchy (`InputError` subclasses
 /// `ValueError`). `shape` turns flat indices into numpy multi-indices.
@@ -545,7 +553,7 @@ fn evaluate_arrays<'py>(
     py: Python<'py>,
     model: &str,
     mask: u32,
-    kind: PyReadonlyArrayDyn<'py, f64>,
+    kind: KindArray<'py>,
     spot: PyReadonlyArrayDyn<'py, f64>,
     strike: PyReadonlyArrayDyn<'py, f64>,
     expiry: PyReadonlyArrayDyn<'py, f64>,
@@ -558,13 +566,16 @@ fn evaluate_arrays<'py>(
     let set = greek_set(py, mask)?;
     set.check_model(model).map_err(|e| to_py_err(py, e, &[]))?;
     let views = [
-        kind.as_array(),
-        spot.as_array(),
-        strike.as_array(),
-        expiry.as_array(),
-        vol.as_array(),
-        rate.as_array(),
-        div.as_array(),
+        match &kind {
+            KindArray::F64(k) => ArgView::F64(k.as_array()),
+            KindArray::Bool(k) => ArgView::Bool(k.as_array()),
+        },
+        ArgView::F64(spot.as_array()),
+        ArgView::F64(strike.as_array()),
+        ArgView::F64(expiry.as_array()),
+        ArgView::F64(vol.as_array()),
+        ArgView::F64(rate.as_array()),
+        ArgView::F64(div.as_array()),
     ];
     let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
     let shape = ops.shape().to_vec();
