@@ -118,9 +118,14 @@ fn tails<A: Arith>(phi: f64, u: &Setup) -> (f64, f64, f64) {
     (w, s1, s2)
 }
 
-/// Premiums of one tile (price only: one fused loop).
+/// Premiums of one tile, in two passes over L1-resident arrays (setup, then the tails): each
+/// loop body fits the SIMD register file, where one fused loop spills.
 #[inline(always)]
-pub fn price_tile<A: Arith, const M: u8>(tile: &Tile, out: &mut [f64]) {
+pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
+    tile: &Tile,
+    out: &mut [f64],
+    scratch: &mut Scratch<CAP>,
+) {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -130,8 +135,29 @@ pub fn price_tile<A: Arith, const M: u8>(tile: &Tile, out: &mut [f64]) {
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
     let out = &mut out[..n];
+    let [a, b, d1, d2, sd, ..] = &mut scratch.bufs;
+    let (a, b, d1, d2, sd) = (
+        &mut a[..n],
+        &mut b[..n],
+        &mut d1[..n],
+        &mut d2[..n],
+        &mut sd[..n],
+    );
     for i in 0..n {
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
+        (a[i], b[i], d1[i], d2[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.sd);
+    }
+    for i in 0..n {
+        let u = Setup {
+            sqrt_t: 0.0,
+            sd: sd[i],
+            dfr: 0.0,
+            dfq: 0.0,
+            a: a[i],
+            b: b[i],
+            d1: d1[i],
+            d2: d2[i],
+        };
         out[i] = premium::<A>(kind[i], &u);
     }
 }

@@ -55,6 +55,11 @@ pub trait Operands: Sync {
     /// Elements `start .. start + buf.len()` of argument `arg`, either borrowed from the
     /// source when it holds them contiguously or copied into `buf`.
     fn tile<'s>(&'s self, arg: Arg, start: usize, buf: &'s mut [f64]) -> &'s [f64];
+    /// `Some(value)` when every element of `arg` is `value` (a broadcast scalar): its tile
+    /// buffer is then filled once per chunk instead of once per tile.
+    fn constant(&self, _arg: Arg) -> Option<f64> {
+        None
+    }
 }
 
 /// [`Operands`] over seven slices of one length (public argument order).
@@ -119,9 +124,9 @@ fn kernel_cap<A: Arith, const CAP: usize>(
             return;
         };
         match model {
-            Model::Bsm => black::price_tile::<A, { black::BSM }>(tile, out),
-            Model::Black76 => black::price_tile::<A, { black::BLACK76 }>(tile, out),
-            Model::Inverse => black::price_tile::<A, { black::INVERSE }>(tile, out),
+            Model::Bsm => black::price_tile::<A, { black::BSM }, CAP>(tile, out, scratch),
+            Model::Black76 => black::price_tile::<A, { black::BLACK76 }, CAP>(tile, out, scratch),
+            Model::Inverse => black::price_tile::<A, { black::INVERSE }, CAP>(tile, out, scratch),
             Model::Bachelier => bachelier::price_tile::<A>(tile, out),
         }
     } else {
@@ -169,19 +174,27 @@ fn run_range<O: Operands>(
     let len = outs.first().map_or(0, |o| o.len());
     let mut bufs = [[0.0f64; TILE]; 7];
     let mut valid = [true; TILE];
-    let mut scratch = Box::new(Scratch::<TILE>::new());
+    let mut scratch = Scratch::<TILE>::boxed();
+    let constants = Arg::ALL.map(|a| ops.constant(a));
+    for (buf, c) in bufs.iter_mut().zip(constants) {
+        if let Some(c) = c {
+            buf.fill(c);
+        }
+    }
     let mut lo = 0;
     while lo < len {
         let m = TILE.min(len - lo);
         let [b0, b1, b2, b3, b4, b5, b6] = &mut bufs;
+        let at = start + lo;
+        let c = |a: Arg| constants[a as usize].is_some();
         let tile = Tile {
-            kind: ops.tile(Arg::Kind, start + lo, &mut b0[..m]),
-            spot: ops.tile(Arg::Spot, start + lo, &mut b1[..m]),
-            strike: ops.tile(Arg::Strike, start + lo, &mut b2[..m]),
-            expiry: ops.tile(Arg::Expiry, start + lo, &mut b3[..m]),
-            vol: ops.tile(Arg::Vol, start + lo, &mut b4[..m]),
-            rate: ops.tile(Arg::Rate, start + lo, &mut b5[..m]),
-            div: ops.tile(Arg::Div, start + lo, &mut b6[..m]),
+            kind: column(ops, c(Arg::Kind), Arg::Kind, at, &mut b0[..m]),
+            spot: column(ops, c(Arg::Spot), Arg::Spot, at, &mut b1[..m]),
+            strike: column(ops, c(Arg::Strike), Arg::Strike, at, &mut b2[..m]),
+            expiry: column(ops, c(Arg::Expiry), Arg::Expiry, at, &mut b3[..m]),
+            vol: column(ops, c(Arg::Vol), Arg::Vol, at, &mut b4[..m]),
+            rate: column(ops, c(Arg::Rate), Arg::Rate, at, &mut b5[..m]),
+            div: column(ops, c(Arg::Div), Arg::Div, at, &mut b6[..m]),
         };
         let bad = validate::mark(model, &tile, &mut valid[..m]);
         if bad > 0 && policy == OnInvalid::Raise {
@@ -205,6 +218,22 @@ fn run_range<O: Operands>(
         lo += m;
     }
     Ok(())
+}
+
+/// One argument's tile: the pre-filled buffer of a constant argument, else the operands' tile.
+#[inline(always)]
+fn column<'s, O: Operands>(
+    ops: &'s O,
+    constant: bool,
+    arg: Arg,
+    start: usize,
+    buf: &'s mut [f64],
+) -> &'s [f64] {
+    if constant {
+        buf
+    } else {
+        ops.tile(arg, start, buf)
+    }
 }
 
 /// The first invalid option of `ops`, as an error (sequential scan; error path only).

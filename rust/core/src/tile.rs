@@ -122,6 +122,20 @@ impl<const CAP: usize> Scratch<CAP> {
             bufs: [[0.0; CAP]; SCRATCH_ARRAYS],
         }
     }
+
+    /// Zeroed working arrays on the heap, allocated in place (no copy through the stack).
+    pub fn boxed() -> Box<Self> {
+        let layout = std::alloc::Layout::new::<Self>();
+        // SAFETY: the layout is that of `Self` (non-zero size), the pointer is checked for
+        // null, and all-zero bits are a valid value of `[[f64; CAP]; N]`.
+        unsafe {
+            let p = std::alloc::alloc_zeroed(layout).cast::<Self>();
+            if p.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            Box::from_raw(p)
+        }
+    }
 }
 
 impl<const CAP: usize> Default for Scratch<CAP> {

@@ -228,6 +228,13 @@ impl Operands for BroadcastOperands<'_> {
         self.len
     }
 
+    fn constant(&self, arg: Arg) -> Option<f64> {
+        match self.ops[arg as usize] {
+            Operand::Scalar(v) => Some(v),
+            _ => None,
+        }
+    }
+
     fn tile<'s>(&'s self, arg: Arg, start: usize, buf: &'s mut [f64]) -> &'s [f64] {
         match &self.ops[arg as usize] {
             Operand::Scalar(v) => {
