@@ -212,24 +212,39 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         || set.has(Greek::DualDelta)
         || inverse && set.has(Greek::Gamma);
 
-    // N1 = N(phi d1), n1 = n(d1), N2 = N(phi d2), n2 = n(d2), from one pass.
+    // Two passes (as in `price_tile`): the set-up, then N1 = N(phi d1), n1 = n(d1),
+    // N2 = N(phi d2), n2 = n(d2) and the premium from the shared tails.
     for i in 0..n {
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
         (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
         (a[i], b[i], d1[i], d2[i]) = (u.a, u.b, u.d1, u.d2);
         inv_sd[i] = 1.0 / u.sd;
-        let (ia, ib) = (1.0 / u.a, 1.0 / u.b);
-        if cdf_needed {
+    }
+    if cdf_needed {
+        for i in 0..n {
+            let u = Setup {
+                sqrt_t: 0.0,
+                sd: 0.0,
+                dfr: 0.0,
+                dfq: 0.0,
+                a: a[i],
+                b: b[i],
+                d1: d1[i],
+                d2: d2[i],
+            };
             let (w, s1, s2) = tails::<A>(kind[i], &u);
             let p = kind[i] * (s1 - s2);
             value[i] = if p < 0.0 { 0.0 } else { p };
+            let (ia, ib) = (1.0 / a[i], 1.0 / b[i]);
             big_n1[i] = s1 * ia;
             big_n2[i] = s2 * ib;
             n1[i] = w * ia;
             n2[i] = w * ib;
-        } else {
-            n1[i] = pdf::<A>(u.d1);
-            n2[i] = pdf::<A>(u.d2);
+        }
+    } else {
+        for i in 0..n {
+            n1[i] = pdf::<A>(d1[i]);
+            n2[i] = pdf::<A>(d2[i]);
         }
     }
     let (sqrt_t, inv_sd, dfr, dfq) = (&*sqrt_t, &*inv_sd, &*dfr, &*dfq);
