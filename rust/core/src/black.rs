@@ -93,8 +93,8 @@ fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) 
 /// underflows last) and differ only by erfcx terms accurate to an ulp or two, so the premium of a
 /// deep out-of-the-money option keeps its relative accuracy (see `normal::scaled_tail`).
 #[inline(always)]
-fn premium<A: Arith>(phi: f64, u: &Setup) -> f64 {
-    let (_, s1, s2) = tails::<A>(phi, u);
+fn premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> f64 {
+    let (_, s1, s2) = tails::<A>(phi, a, b, d1, d2);
     let p = phi * (s1 - s2);
     if p < 0.0 {
         0.0
@@ -106,15 +106,15 @@ fn premium<A: Arith>(phi: f64, u: &Setup) -> f64 {
 /// `(W, a N(phi d1), b N(phi d2))` with `W = a n(d1) = b n(d2)`: everything the premium and
 /// the greeks need from the normal distribution, from one exponential and two rationals.
 #[inline(always)]
-fn tails<A: Arith>(phi: f64, u: &Setup) -> (f64, f64, f64) {
-    let (u1, u2) = (-phi * u.d1, -phi * u.d2);
+fn tails<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64) {
+    let (u1, u2) = (-phi * d1, -phi * d2);
     let (m1, m2) = (u1.abs(), u2.abs());
     let first = m1 <= m2;
-    let w = if first { u.a } else { u.b } * pdf::<A>(if first { u.d1 } else { u.d2 });
-    let t1 = scaled_tail::<A>(m1, u.a, w);
-    let t2 = scaled_tail::<A>(m2, u.b, w);
-    let s1 = if u1 < 0.0 { u.a - t1 } else { t1 };
-    let s2 = if u2 < 0.0 { u.b - t2 } else { t2 };
+    let w = if first { a } else { b } * pdf::<A>(if first { d1 } else { d2 });
+    let t1 = scaled_tail::<A>(m1, a, w);
+    let t2 = scaled_tail::<A>(m2, b, w);
+    let s1 = if u1 < 0.0 { a - t1 } else { t1 };
+    let s2 = if u2 < 0.0 { b - t2 } else { t2 };
     (w, s1, s2)
 }
 
@@ -148,17 +148,7 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
         (a[i], b[i], d1[i], d2[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.sd);
     }
     for i in 0..n {
-        let u = Setup {
-            sqrt_t: 0.0,
-            sd: sd[i],
-            dfr: 0.0,
-            dfq: 0.0,
-            a: a[i],
-            b: b[i],
-            d1: d1[i],
-            d2: d2[i],
-        };
-        out[i] = premium::<A>(kind[i], &u);
+        out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
     }
 }
 
@@ -222,17 +212,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     }
     if cdf_needed {
         for i in 0..n {
-            let u = Setup {
-                sqrt_t: 0.0,
-                sd: 0.0,
-                dfr: 0.0,
-                dfq: 0.0,
-                a: a[i],
-                b: b[i],
-                d1: d1[i],
-                d2: d2[i],
-            };
-            let (w, s1, s2) = tails::<A>(kind[i], &u);
+            let (w, s1, s2) = tails::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
             let p = kind[i] * (s1 - s2);
             value[i] = if p < 0.0 { 0.0 } else { p };
             let (ia, ib) = (1.0 / a[i], 1.0 / b[i]);

@@ -29,6 +29,9 @@ pub enum Error {
     /// Slices or shapes that do not fit together.
     #[error("{0}")]
     Shape(String),
+    /// A request that is well formed but not defined for the chosen model.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Result alias of the core crate.

@@ -134,11 +134,11 @@ impl GreekSet {
     /// Checks that every member is defined for `model`.
     pub fn check_model(self, model: Model) -> Result<()> {
         if self.has(Greek::DeltaPa) && model != Model::Inverse {
-            return Err(Error::Unknown {
-                what: "greek",
-                name: "delta_pa".into(),
-                expected: "'delta_pa' only with model='inverse'",
-            });
+            return Err(Error::Unsupported(format!(
+                "which: 'delta_pa' (the premium-adjusted delta of coin-settled options) is \
+                 defined for model='inverse' only, not '{}'",
+                model.name()
+            )));
         }
         Ok(())
     }

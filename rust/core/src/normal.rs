@@ -99,38 +99,46 @@ fn horner_monic<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
 /// Beyond |x| = 40 the CDF is exactly 0 or 1 and the PDF exactly 0 in double precision.
 pub const X_CLAMP: f64 = 40.0;
 
+/// Cody's three ranges at y = |x|/sqrt(2) as (numerator, denominator, range) before the
+/// final division: range 0 gives `erf(y)/y * y` (numerator `y A(y^2)`), ranges 1 and 2 give
+/// `erfcx(y)`. `y` must be below 1e150.
+#[inline(always)]
+fn cody_rational<A: Arith>(y: f64) -> (f64, f64, u8) {
+    let ysq = y * y;
+    let small = y <= 0.468_75;
+    let mid = y <= 4.0;
+    let num_small = y * horner::<A, 5>(&A, ysq);
+    let den_small = horner_monic::<A, 4>(&B, ysq);
+    let num_mid = horner::<A, 9>(&C, y);
+    let den_mid = horner_monic::<A, 8>(&D, y);
+    // erfcx(y) = (w Q~(w)/sqrt(pi) - P~(w)) / (w Q~(w) y), w = y^2.
+    let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
+    let num_large = A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq));
+    let den_large = wq * y;
+    if small {
+        (num_small, den_small, 0)
+    } else if mid {
+        (num_mid, den_mid, 1)
+    } else {
+        (num_large, den_large, 2)
+    }
+}
+
 /// The standard normal CDF and PDF at `x`, `(Phi(x), phi(x))`. NaN gives NaN.
 #[inline(always)]
 pub fn cdf_pdf<A: Arith>(x: f64) -> (f64, f64) {
     let xc = x.clamp(-X_CLAMP, X_CLAMP);
     let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
     let gauss = exp_neg_half_square::<A>(xc);
-    let ysq = y * y;
-    // Small range: Phi(x) = 1/2 + x/(2 sqrt 2) * A/B.
-    let num_small = 0.5 * std::f64::consts::FRAC_1_SQRT_2 * xc * horner::<A, 5>(&A, ysq);
-    let den_small = horner_monic::<A, 4>(&B, ysq);
-    // Middle range: Phi(-|x|) = exp(-x^2/2)/2 * C(y)/D(y).
-    let num_mid = horner::<A, 9>(&C, y);
-    let den_mid = horner_monic::<A, 8>(&D, y);
-    // Large range: erfcx(y) = (w Q~(w)/sqrt(pi) - P~(w)) / (w Q~(w) y), w = y^2.
-    let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
-    let num_large = A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq));
-    let den_large = wq * y;
-    let small = y <= 0.468_75;
-    let mid = y <= 4.0;
-    let num = if small {
-        num_small
+    let (num, den, range) = cody_rational::<A>(y);
+    // Small range: Phi(x) = 1/2 + sign(x) erf(y)/2; otherwise Phi(-|x|) = exp(-x^2/2) erfcx(y)/2.
+    let small = range == 0;
+    let scale = if small {
+        0.5 * xc.signum()
     } else {
-        0.5 * gauss * if mid { num_mid } else { num_large }
+        0.5 * gauss
     };
-    let den = if small {
-        den_small
-    } else if mid {
-        den_mid
-    } else {
-        den_large
-    };
-    let r = num / den;
+    let r = scale * num / den;
     let cdf = if small {
         0.5 + r
     } else if xc < 0.0 {
@@ -163,29 +171,9 @@ pub fn pdf<A: Arith>(x: f64) -> f64 {
 #[inline(always)]
 pub fn scaled_tail<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
     let y = u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2;
-    let ysq = y * y;
-    let small = y <= 0.468_75;
-    let mid = y <= 4.0;
-    let num_small = 0.5 * c * y * horner::<A, 5>(&A, ysq);
-    let den_small = horner_monic::<A, 4>(&B, ysq);
-    let num_mid = horner::<A, 9>(&C, y);
-    let den_mid = horner_monic::<A, 8>(&D, y);
-    let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
-    let num_large = A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq));
-    let den_large = wq * y;
-    let num = if small {
-        num_small
-    } else {
-        SQRT_HALF_PI * w * if mid { num_mid } else { num_large }
-    };
-    let den = if small {
-        den_small
-    } else if mid {
-        den_mid
-    } else {
-        den_large
-    };
-    let r = num / den;
+    let (num, den, range) = cody_rational::<A>(y);
+    let small = range == 0;
+    let r = if small { 0.5 * c } else { SQRT_HALF_PI * w } * num / den;
     if small {
         A::mla(0.5, c, -r)
     } else {

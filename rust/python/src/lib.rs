@@ -262,6 +262,57 @@ fn general<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     m.bind(py).getattr(name)
 }
 
+/// The optional arguments of `price` and `greeks`, with their documented defaults filled in
+/// (`None` for `rate`/`div` means 0.0).
+struct Keywords<'py> {
+    rate: Bound<'py, PyAny>,
+    div: Bound<'py, PyAny>,
+    model: Bound<'py, PyAny>,
+    exercise: Bound<'py, PyAny>,
+    method: Bound<'py, PyAny>,
+    errors: Bound<'py, PyAny>,
+}
+
+impl<'py> Keywords<'py> {
+    fn new(
+        py: Python<'py>,
+        rate: Option<&Bound<'py, PyAny>>,
+        div: Option<&Bound<'py, PyAny>>,
+        model: Option<&Bound<'py, PyAny>>,
+        exercise: Option<&Bound<'py, PyAny>>,
+        method: Option<&Bound<'py, PyAny>>,
+        errors: Option<&Bound<'py, PyAny>>,
+    ) -> Self {
+        let or = |v: Option<&Bound<'py, PyAny>>, d: &Bound<'py, PyAny>| v.unwrap_or(d).clone();
+        let zero = PyFloat::new(py, 0.0).into_any();
+        Keywords {
+            rate: or(rate, &zero),
+            div: or(div, &zero),
+            model: or(model, intern!(py, "bsm").as_any()),
+            exercise: or(exercise, intern!(py, "european").as_any()),
+            method: or(method, &py.None().into_bound(py)),
+            errors: or(errors, intern!(py, "raise").as_any()),
+        }
+    }
+
+    /// The keyword arguments for the Python general path.
+    fn to_dict(
+        &self,
+        py: Python<'py>,
+        which: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("model", &self.model)?;
+        d.set_item("exercise", &self.exercise)?;
+        d.set_item("method", &self.method)?;
+        d.set_item("errors", &self.errors)?;
+        if let Some(w) = which {
+            d.set_item("which", w)?;
+        }
+        Ok(d)
+    }
+}
+
 /// Option premiums (see `strikegrid.pricing` for the full documentation).
 ///
 /// price(kind, spot, strike, expiry, vol, rate=0.0, div=0.0, *, model="bsm",
@@ -287,31 +338,25 @@ fn price<'py>(
     method: Option<&Bound<'py, PyAny>>,
     errors: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let zero = PyFloat::new(py, 0.0).into_any();
-    let none = py.None().into_bound(py);
-    let rate = rate.unwrap_or(&zero);
-    let div = div.unwrap_or(&zero);
-    let model = model
-        .cloned()
-        .unwrap_or_else(|| intern!(py, "bsm").clone().into_any());
-    let exercise = exercise
-        .cloned()
-        .unwrap_or_else(|| intern!(py, "european").clone().into_any());
-    let method = method.unwrap_or(&none);
-    let errors = errors
-        .cloned()
-        .unwrap_or_else(|| intern!(py, "raise").clone().into_any());
+    let kw = Keywords::new(py, rate, div, model, exercise, method, errors);
+    let args = (kind, spot, strike, expiry, vol, &kw.rate, &kw.div);
     if let Some(v) = price_fast(
-        py, kind, spot, strike, expiry, vol, rate, div, &model, &exercise, method, &errors,
+        py,
+        kind,
+        spot,
+        strike,
+        expiry,
+        vol,
+        &kw.rate,
+        &kw.div,
+        &kw.model,
+        &kw.exercise,
+        &kw.method,
+        &kw.errors,
     )? {
         return Ok(PyFloat::new(py, v).into_any());
     }
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("model", model)?;
-    kwargs.set_item("exercise", exercise)?;
-    kwargs.set_item("method", method)?;
-    kwargs.set_item("errors", errors)?;
-    general(py, "_price_general")?.call((kind, spot, strike, expiry, vol, rate, div), Some(&kwargs))
+    general(py, "_price_general")?.call(args, Some(&kw.to_dict(py, None)?))
 }
 
 /// Premium and greeks (see `strikegrid.pricing` for the full documentation).
@@ -340,25 +385,24 @@ fn greeks<'py>(
     which: Option<&Bound<'py, PyAny>>,
     errors: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let zero = PyFloat::new(py, 0.0).into_any();
+    let kw = Keywords::new(py, rate, div, model, exercise, method, errors);
     let none = py.None().into_bound(py);
-    let rate = rate.unwrap_or(&zero);
-    let div = div.unwrap_or(&zero);
-    let model = model
-        .cloned()
-        .unwrap_or_else(|| intern!(py, "bsm").clone().into_any());
-    let exercise = exercise
-        .cloned()
-        .unwrap_or_else(|| intern!(py, "european").clone().into_any());
-    let method = method.unwrap_or(&none);
     let which = which.unwrap_or(&none);
-    let errors = errors
-        .cloned()
-        .unwrap_or_else(|| intern!(py, "raise").clone().into_any());
     if let Some(order) = fast_which(which) {
         let mask = order.iter().fold(0u32, |m, g| m | (1 << (*g as u32)));
         if let Some(d) = greeks_fast(
-            py, kind, spot, strike, expiry, vol, rate, div, &model, &exercise, method, &errors,
+            py,
+            kind,
+            spot,
+            strike,
+            expiry,
+            vol,
+            &kw.rate,
+            &kw.div,
+            &kw.model,
+            &kw.exercise,
+            &kw.method,
+            &kw.errors,
             mask,
         )? {
             if which.is_none() || d.len() == order.len() && canonical(&order) {
@@ -376,14 +420,8 @@ fn greeks<'py>(
             return Ok(out.into_any());
         }
     }
-    let kwargs = PyDict::new(py);
-    kwargs.set_item("model", model)?;
-    kwargs.set_item("exercise", exercise)?;
-    kwargs.set_item("method", method)?;
-    kwargs.set_item("which", which)?;
-    kwargs.set_item("errors", errors)?;
-    general(py, "_greeks_general")?
-        .call((kind, spot, strike, expiry, vol, rate, div), Some(&kwargs))
+    let args = (kind, spot, strike, expiry, vol, &kw.rate, &kw.div);
+    general(py, "_greeks_general")?.call(args, Some(&kw.to_dict(py, Some(which))?))
 }
 
 /// The outputs `which` asks for, in its order: None gives the twelve standard ones; a name or a
