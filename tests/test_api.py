@@ -510,3 +510,8 @@ def test_input_error_is_a_value_error() -> None:
     assert issubclass(exc.InputError, ValueError)
     with pytest.raises(exc.InputError):
         sg.price("call", 100.0, 100.0, 1.0, -0.2)
+
+
+def test_greek_names_are_the_documented_ones() -> None:
+    assert sg.GREEKS == GREEKS
+    assert tuple(sg.greeks("call", 100.0, 100.0, 1.0, 0.2)) == GREEKS

@@ -23,20 +23,8 @@ import strikegrid as sg
 
 EPS = float(np.finfo(np.float64).eps)
 MODELS = ("bsm", "black76", "bachelier", "inverse")
-GREEKS = (
-    "price",
-    "delta",
-    "gamma",
-    "vega",
-    "theta",
-    "rho",
-    "epsilon",
-    "vanna",
-    "volga",
-    "charm",
-    "dual_delta",
-    "dual_gamma",
-)
+# The documented order of the outputs (checked against a literal list in test_api.py).
+GREEKS = sg.GREEKS
 
 THOROUGH = os.environ.get("STRIKEGRID_THOROUGH") == "1"
 
