@@ -131,6 +131,8 @@ def float_array(x: Any, name: str) -> FloatArray:
         raise TypeError(f"{name}: expected a number or an array of numbers, got {x!r}")
     try:
         arr = np.asarray(x, dtype=np.float64)
+    except OverflowError:
+        raise InputError(f"{name}: too large for a float64, got {x!r}", arg=name) from None
     except (TypeError, ValueError):
         raise TypeError(
             f"{name}: expected a number or an array of numbers, got {type(x).__name__}"

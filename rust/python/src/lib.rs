@@ -6,7 +6,7 @@
 
 mod broadcast;
 
-use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
+use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -77,6 +77,25 @@ fn to_py_err(py: Python<'_>, err: Error, shape: &[usize]) -> PyErr {
         },
         Err(_) => PyValueError::new_err(msg),
     }
+}
+
+/// rust-numpy handles at most 32 dimensions (NumPy 1.x's limit; NumPy 2 allows 64): refuse
+/// more with an error instead of letting it panic.
+fn check_ndims(py: Python<'_>, ndims: &[usize]) -> PyResult<()> {
+    const MAX: usize = 32;
+    if let Some((i, n)) = ndims.iter().enumerate().find(|(_, n)| **n > MAX) {
+        let name = strikegrid_core::tile::Arg::ALL
+            .get(i)
+            .map_or("x", |a| a.name());
+        return Err(to_py_err(
+            py,
+            Error::Shape(format!(
+                "{name}: at most {MAX} dimensions are supported, got {n}"
+            )),
+            &[],
+        ));
+    }
+    Ok(())
 }
 
 fn parse_model(py: Python<'_>, name: &str) -> PyResult<Model> {
@@ -603,6 +622,20 @@ fn evaluate_arrays<'py>(
     let model = parse_model(py, model)?;
     let set = greek_set(py, mask)?;
     set.check_model(model).map_err(|e| to_py_err(py, e, &[]))?;
+    let kind_ndim = match &kind {
+        KindArray::F64(k) => k.ndim(),
+        KindArray::Bool(k) => k.ndim(),
+    };
+    let ndims = [
+        kind_ndim,
+        spot.ndim(),
+        strike.ndim(),
+        expiry.ndim(),
+        vol.ndim(),
+        rate.ndim(),
+        div.ndim(),
+    ];
+    check_ndims(py, &ndims)?;
     let views = [
         match &kind {
             KindArray::F64(k) => ArgView::F64(k.as_array()),
@@ -662,6 +695,7 @@ fn map_special<'py>(
     x: PyReadonlyArrayDyn<'py, f64>,
     f: fn(&[f64], &mut [f64]),
 ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    check_ndims(py, &[x.ndim()])?;
     let view = x.as_array();
     let shape = view.shape().to_vec();
     let input: Vec<f64>;
