@@ -26,7 +26,8 @@ test-rust:
 test-python: dev
 	$(BIN)/python -m pytest -q
 
-test: test-rust test-python
+# Every test, then the lint gates (formatting, clippy -D warnings, ruff, mypy, stub check).
+test: test-rust test-python lint
 
 lint: dev
 	cargo fmt --all -- --check

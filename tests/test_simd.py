@@ -70,3 +70,33 @@ def test_widest_path_matches_portable_path() -> None:
             assert not bad.any(), (
                 f"{model} {name}: {int(bad.sum())} values differ, e.g. {a[bad][:3]} vs {b[bad][:3]}"
             )
+
+
+def test_runs_on_a_cpu_without_avx() -> None:
+    """The extension must not contain AVX instructions outside the run-time dispatch (a wheel
+    built for the build machine's CPU dies with 'illegal instruction' elsewhere). Emulate a
+    Nehalem (SSE4.2, no AVX) with qemu-user when it is installed."""
+    import shutil
+
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.skip("qemu-user is not installed (.ci/run installs it)")
+    code = (
+        "import numpy as np, strikegrid as sg\n"
+        "x = np.linspace(50, 150, 20000)\n"
+        "g = sg.greeks('put', 100.0, x, 0.5, 0.3, 0.02)\n"
+        "print(sg.simd_level(), repr(float(g['price'].sum())), repr(float(g['vega'].sum())))\n"
+    )
+    res = subprocess.run(
+        [qemu, "-cpu", "Nehalem", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    level, price_sum, vega_sum = res.stdout.split()
+    assert level == "generic"
+    x = np.linspace(50, 150, 20000)
+    g = sg.greeks("put", 100.0, x, 0.5, 0.3, 0.02)
+    assert float(price_sum) == pytest.approx(float(np.sum(g["price"])), rel=1e-12)
+    assert float(vega_sum) == pytest.approx(float(np.sum(g["vega"])), rel=1e-12)
