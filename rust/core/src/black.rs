@@ -20,7 +20,7 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
-use crate::normal::{pdf, scaled_tail};
+use crate::normal::{pdf, scaled_tail, tail_difference, tails_nearly_equal};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
@@ -54,6 +54,8 @@ struct Setup {
     b: f64,
     d1: f64,
     d2: f64,
+    /// ln(F/K).
+    x: f64,
 }
 
 #[inline(always)]
@@ -81,6 +83,7 @@ fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) 
         b,
         d1,
         d2,
+        x,
     }
 }
 
@@ -118,6 +121,32 @@ fn tails<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64
     (w, s1, s2)
 }
 
+/// Whether the out-of-the-money premium of this option needs [`fine_premium`].
+#[inline(always)]
+fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
+    let (u_lo, u_hi) = ((-phi * d1).min(-phi * d2), (-phi * d1).max(-phi * d2));
+    tails_nearly_equal(u_lo, sd) || u_hi < 0.0 && tails_nearly_equal(-u_hi, sd)
+}
+
+/// The premium of an out-of-the-money option whose two tails nearly cancel (short expiry and
+/// low vol far from the money): `sqrt(pi/2) W (erfcx(y_lo) - erfcx(y_hi))` formed as an
+/// integral, so it keeps full relative accuracy (see `normal::tail_difference`).
+#[inline(always)]
+/// In the money, it is the out-of-the-money premium of the other kind plus the discounted
+/// forward intrinsic value `phi (a - b) = phi b (e^x - 1)`, formed with `expm1` (scalar code:
+/// this is the rare fix-up path).
+#[allow(clippy::too_many_arguments)]
+fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x: f64) -> f64 {
+    let (w, _, _) = tails::<A>(phi, a, b, d1, d2);
+    let (u1, u2) = (-phi * d1, -phi * d2);
+    let (u_lo, u_hi) = (u1.min(u2), u1.max(u2));
+    if u_hi >= 0.0 {
+        tail_difference::<A>(u_lo, sd, w)
+    } else {
+        phi * b * x.exp_m1() + tail_difference::<A>(-u_hi, sd, w)
+    }
+}
+
 /// Premiums of one tile, in two passes over L1-resident arrays (setup, then the tails): each
 /// loop body fits the SIMD register file, where one fused loop spills.
 #[inline(always)]
@@ -135,20 +164,24 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
     let out = &mut out[..n];
-    let [a, b, d1, d2, sd, ..] = &mut scratch.bufs;
-    let (a, b, d1, d2, sd) = (
-        &mut a[..n],
-        &mut b[..n],
-        &mut d1[..n],
-        &mut d2[..n],
-        &mut sd[..n],
-    );
+    let [a, b, d1, d2, sd, xs, ..] = &mut scratch.bufs;
+    let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
+    let (sd, xs) = (&mut sd[..n], &mut xs[..n]);
     for i in 0..n {
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
-        (a[i], b[i], d1[i], d2[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.sd);
+        (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
     }
+    let mut fine = 0usize;
     for i in 0..n {
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
+        fine += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
+    }
+    if fine > 0 {
+        for i in 0..n {
+            if needs_fine(kind[i], d1[i], d2[i], sd[i]) {
+                out[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
+            }
+        }
     }
 }
 
@@ -169,7 +202,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &tile.expiry[..n],
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, ..] =
+    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, xs, ..] =
         &mut scratch.bufs;
     let (sqrt_t, inv_sd, dfr, dfq) = (
         &mut sqrt_t[..n],
@@ -185,6 +218,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &mut n2[..n],
     );
     let value = &mut value[..n];
+    let xs = &mut xs[..n];
 
     let inverse = M == INVERSE;
     let fwd_model = M != BSM;
@@ -207,19 +241,36 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     for i in 0..n {
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
         (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
-        (a[i], b[i], d1[i], d2[i]) = (u.a, u.b, u.d1, u.d2);
+        (a[i], b[i], d1[i], d2[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.x);
         inv_sd[i] = 1.0 / u.sd;
     }
+    let mut fine = 0usize;
     if cdf_needed {
         for i in 0..n {
             let (w, s1, s2) = tails::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
             let p = kind[i] * (s1 - s2);
             value[i] = if p < 0.0 { 0.0 } else { p };
+            fine += usize::from(needs_fine(kind[i], d1[i], d2[i], 1.0 / inv_sd[i]));
             let (ia, ib) = (1.0 / a[i], 1.0 / b[i]);
             big_n1[i] = s1 * ia;
             big_n2[i] = s2 * ib;
             n1[i] = w * ia;
             n2[i] = w * ib;
+        }
+        if fine > 0 {
+            for i in 0..n {
+                if needs_fine(kind[i], d1[i], d2[i], 1.0 / inv_sd[i]) {
+                    value[i] = fine_premium::<A>(
+                        kind[i],
+                        a[i],
+                        b[i],
+                        d1[i],
+                        d2[i],
+                        1.0 / inv_sd[i],
+                        xs[i],
+                    );
+                }
+            }
         }
     } else {
         for i in 0..n {

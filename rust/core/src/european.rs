@@ -14,7 +14,7 @@ use crate::greeks::{Greek, GreekSet};
 use crate::model::Model;
 use crate::tile::{Arg, OutSlots, Scratch, Tile, TILE};
 use crate::validate;
-use crate::{bachelier, black};
+use crate::{bachelier, black, implied};
 
 /// What to do with an option whose inputs are outside the model's domain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -413,4 +413,116 @@ pub fn price_one(
     let mut vals = [0.0; 13];
     evaluate_one_into(model, set, policy, x, &mut vals)?;
     Ok(vals[0])
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn implied_body<A: Arith>(
+    model: Model,
+    premium: &[f64],
+    tile: &Tile,
+    vols: &mut [f64],
+    status: &mut [u8],
+) {
+    for i in 0..vols.len() {
+        let (v, st, _) = implied::implied_one::<A>(
+            model,
+            premium[i],
+            tile.kind[i],
+            tile.spot[i],
+            tile.strike[i],
+            tile.expiry[i],
+            tile.rate[i],
+            tile.div[i],
+        );
+        vols[i] = v;
+        status[i] = st as u8;
+    }
+}
+
+multiversion! {
+    /// Implied vols of one tile with the widest SIMD the CPU has (scalar code, FMA helps).
+    fn run_implied(
+        model: Model,
+        premium: &[f64],
+        tile: &Tile,
+        vols: &mut [f64],
+        status: &mut [u8],
+    ) => implied_body
+}
+
+/// Implied volatilities of the quotes in `ops`, whose `Vol` slot holds the premiums.
+/// Writes the vols (NaN where none exists) and a [`implied::Status`] code per quote. With
+/// [`OnInvalid::Raise`], invalid inputs (not premiums outside the bounds) fail the call.
+pub fn implied_vol<O: Operands>(
+    model: Model,
+    policy: OnInvalid,
+    ops: &O,
+    vols: &mut [f64],
+    status: &mut [u8],
+) -> Result<()> {
+    let n = ops.len();
+    if vols.len() != n || status.len() != n {
+        return Err(Error::Shape(format!(
+            "expected output slices of length {n}"
+        )));
+    }
+    let run =
+        |start: usize, vols: &mut [f64], status: &mut [u8]| -> std::result::Result<(), usize> {
+            let mut bufs = [[0.0f64; TILE]; 7];
+            let mut lo = 0;
+            while lo < vols.len() {
+                let m = TILE.min(vols.len() - lo);
+                let [b0, b1, b2, b3, b4, b5, b6] = &mut bufs;
+                let at = start + lo;
+                let tile = Tile {
+                    kind: ops.tile(Arg::Kind, at, &mut b0[..m]),
+                    spot: ops.tile(Arg::Spot, at, &mut b1[..m]),
+                    strike: ops.tile(Arg::Strike, at, &mut b2[..m]),
+                    expiry: ops.tile(Arg::Expiry, at, &mut b3[..m]),
+                    vol: ops.tile(Arg::Vol, at, &mut b4[..m]),
+                    rate: ops.tile(Arg::Rate, at, &mut b5[..m]),
+                    div: ops.tile(Arg::Div, at, &mut b6[..m]),
+                };
+                let (v, st) = (&mut vols[lo..lo + m], &mut status[lo..lo + m]);
+                run_implied(model, tile.vol, &tile, v, st);
+                if policy == OnInvalid::Raise {
+                    if let Some(i) = st
+                        .iter()
+                        .position(|s| *s == implied::Status::InvalidInput as u8)
+                    {
+                        return Err(lo + i);
+                    }
+                }
+                lo += m;
+            }
+            Ok(())
+        };
+    // Implied vols cost far more per quote than prices: split early.
+    let failed = if n < PARALLEL_THRESHOLD / 8 {
+        run(0, vols, status).err()
+    } else {
+        vols.par_chunks_mut(CHUNK / 4)
+            .zip(status.par_chunks_mut(CHUNK / 4))
+            .enumerate()
+            .filter_map(|(c, (v, st))| {
+                run(c * (CHUNK / 4), v, st)
+                    .err()
+                    .map(|i| c * (CHUNK / 4) + i)
+            })
+            .min()
+    };
+    if let Some(index) = failed {
+        let mut bufs = [[0.0f64; 1]; 7];
+        let x: Vec<f64> = Arg::ALL
+            .iter()
+            .zip(bufs.iter_mut())
+            .map(|(a, b)| ops.tile(*a, index, b)[0])
+            .collect();
+        let (arg, reason) =
+            implied::describe_invalid(model, x[4], x[0], x[1], x[2], x[3], x[5], x[6])
+                .unwrap_or(("input", "invalid".to_string()));
+        return Err(Error::InvalidInput { arg, index, reason });
+    }
+    Ok(())
 }

@@ -19,6 +19,7 @@ pub mod error;
 pub mod european;
 pub mod fastmath;
 pub mod greeks;
+pub mod implied;
 pub mod model;
 pub mod normal;
 pub mod special;

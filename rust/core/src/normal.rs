@@ -181,6 +181,59 @@ pub fn scaled_tail<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
     }
 }
 
+/// `-d/dy erfcx(y) = 2/sqrt(pi) - 2 y erfcx(y)` for any y, without cancellation in Cody's
+/// large range, where `y erfcx(y) = 1/sqrt(pi) - z P(z)/Q(z)` makes it `2 z P/Q`.
+/// (Scalar code: only the rare cancellation fix-ups call it.)
+fn neg_erfcx_slope<A: Arith>(y: f64) -> f64 {
+    let ay = y.abs();
+    let w = ay * ay;
+    if y > 4.0 {
+        return 2.0 * horner::<A, 6>(&P_REV, w) / (w * horner::<A, 6>(&Q_REV, w));
+    }
+    let erfcx_abs = if ay > 0.468_75 && ay <= 4.0 {
+        horner::<A, 9>(&C, ay) / horner_monic::<A, 8>(&D, ay)
+    } else if ay > 4.0 {
+        let wq = w * horner::<A, 6>(&Q_REV, w);
+        A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, w)) / (wq * ay)
+    } else {
+        let erf = ay * horner::<A, 5>(&A, w) / horner_monic::<A, 4>(&B, w);
+        crate::fastmath::exp::<A>(w) * (1.0 - erf)
+    };
+    // erfcx(-|y|) = 2 e^(y^2) - erfcx(|y|).
+    let erfcx = if y >= 0.0 {
+        erfcx_abs
+    } else {
+        2.0 * crate::fastmath::exp::<A>(w) - erfcx_abs
+    };
+    2.0 * FRAC_1_SQRT_PI - 2.0 * y * erfcx
+}
+
+/// Whether the difference of two tails `N(-u_lo) c_lo - N(-u_hi) c_hi` sharing one Gaussian
+/// factor (see [`scaled_tail`]), with `u_hi = u_lo + gap`, cancels so badly that
+/// [`tail_difference`] should form it: not both in the money (u_hi >= 0) and the gap below
+/// 1/64 of the arguments' scale (more than 6 bits would be lost).
+#[inline(always)]
+pub fn tails_nearly_equal(u_lo: f64, gap: f64) -> bool {
+    u_lo + gap >= 0.0 && 64.0 * gap < u_lo.abs().max(1.0) && u_lo < 38.0
+}
+
+/// `sqrt(pi/2) w (erfcx(y_lo) - erfcx(y_hi))`, y = u/sqrt 2, u_hi = u_lo + gap: the difference
+/// of two tails sharing the Gaussian factor `w`, as the integral of -erfcx' over [y_lo, y_hi]
+/// by 4-point Gauss–Legendre (exact to double precision when the interval is short against y,
+/// which is when the plain difference cancels). The gap is passed on its own (it is vol
+/// sqrt(T)) because `u_hi - u_lo` of two rounded arguments would lose its digits.
+pub fn tail_difference<A: Arith>(u_lo: f64, gap: f64, w: f64) -> f64 {
+    const NODES: [f64; 2] = [0.339_981_043_584_856_3, 0.861_136_311_594_052_6];
+    const WEIGHTS: [f64; 2] = [0.652_145_154_862_546_1, 0.347_854_845_137_453_9];
+    let half = 0.5 * gap * std::f64::consts::FRAC_1_SQRT_2;
+    let mid = u_lo * std::f64::consts::FRAC_1_SQRT_2 + half;
+    let mut sum = 0.0;
+    for (x, wt) in NODES.iter().zip(WEIGHTS) {
+        sum += wt * (neg_erfcx_slope::<A>(mid - half * x) + neg_erfcx_slope::<A>(mid + half * x));
+    }
+    SQRT_HALF_PI * w * half * sum
+}
+
 /// sqrt(pi/2).
 const SQRT_HALF_PI: f64 = 1.253_314_137_315_500_251_207_882_642_405_5;
 
