@@ -10,15 +10,18 @@ from __future__ import annotations
 from . import exceptions
 from ._core import __version__, simd_level
 from .exceptions import InputError, StrikegridError
+from .implied import IV_STATUS, implied_vol
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
 
 __all__ = [
     "GREEKS",
+    "IV_STATUS",
     "InputError",
     "StrikegridError",
     "__version__",
     "exceptions",
     "greeks",
+    "implied_vol",
     "norm_cdf",
     "norm_pdf",
     "price",

@@ -6,6 +6,7 @@ import numpy.typing as npt
 GREEK_NAMES: list[str]
 MODEL_NAMES: list[str]
 PARALLEL_THRESHOLD: int
+IV_STATUS: list[tuple[int, str]]
 __version__: str
 
 def price(
@@ -99,6 +100,17 @@ def evaluate_arrays(
     div: npt.NDArray[np.float64],
     nan: bool,
 ) -> list[npt.NDArray[np.float64]]: ...
+def implied_vol_arrays(
+    model: str,
+    premium: npt.NDArray[np.float64],
+    kind: npt.NDArray[np.float64] | npt.NDArray[np.bool_],
+    spot: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    rate: npt.NDArray[np.float64],
+    div: npt.NDArray[np.float64],
+    nan: bool,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
 def norm_cdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def norm_pdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def simd_level() -> str: ...

@@ -440,9 +440,14 @@ pub fn bachelier_one<A: Arith>(
     }
     let sqrt_t = t.sqrt();
     let width = (f - k).abs();
-    if width == 0.0 {
-        // At the money: time value = vol sqrt(T) / sqrt(2 pi).
-        return (time_value * SQRT_2PI / sqrt_t, Status::Ok, 0);
+    if width < 1e-8 * time_value {
+        // (Nearly) at the money: time value = vol sqrt(T) (1/sqrt(2 pi) - u/2 + O(u^2)) with
+        // u = |F-K|/(vol sqrt T) < 1e-8, so the first-order formula is exact in double.
+        return (
+            (time_value + 0.5 * width) * SQRT_2PI / sqrt_t,
+            Status::Ok,
+            0,
+        );
     }
     // phi~ = -(time value)/|F-K| = N(-u) - n(u)/u with u = |F-K|/(vol sqrt T).
     let phi_tilde = -time_value / width;
@@ -461,7 +466,7 @@ pub fn bachelier_one<A: Arith>(
     // Refine u = -x_bar on ln(g(u)/u) = ln(-phi~) with third-order Householder steps:
     // with q(u) = g(u)/u, q' = -n(u)/u^2.
     let target = ln::<A>(-phi_tilde);
-    let mut u = (-x_bar).max(1e-12);
+    let mut u = (-x_bar).max(f64::MIN_POSITIVE);
     let mut steps = 0;
     for _ in 0..MAX_STEPS {
         let g = normalised_time_value::<A>(u);
@@ -473,8 +478,8 @@ pub fn bachelier_one<A: Arith>(
         // F(u) = ln q(u) - target; F' = -n/(u g); F'' and F''' from q's derivatives.
         let p = n / (u * g); // -F'
         let newton = (lq - target) / p;
-        let cdf_neg = n / u - g / u; // N(-u) = (n - g)/u
-                                     // F''/F' = (ln p)' = -u - 1/u + N(-u)/g; Halley's step.
+        let cdf_neg = cdf::<A>(-u);
+        // F''/F' = (ln p)' = -u - 1/u + N(-u)/g; Halley's step.
         let halley = -u - 1.0 / u + cdf_neg / g;
         let ds = newton / (1.0 + 0.5 * newton * halley);
         if !ds.is_finite() {

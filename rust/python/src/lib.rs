@@ -672,6 +672,73 @@ fn evaluate_arrays<'py>(
     PyList::new(py, arrays)
 }
 
+/// Implied vols and their status codes.
+type VolsAndStatus<'py> = (Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<u8>>);
+
+/// Implied vols over broadcast float64 arrays: `(vols, status codes)`, each of the broadcast
+/// shape (codes: `strikegrid_core::implied::Status`).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, premium, kind, spot, strike, expiry, rate, div, nan))]
+fn implied_vol_arrays<'py>(
+    py: Python<'py>,
+    model: &str,
+    premium: PyReadonlyArrayDyn<'py, f64>,
+    kind: KindArray<'py>,
+    spot: PyReadonlyArrayDyn<'py, f64>,
+    strike: PyReadonlyArrayDyn<'py, f64>,
+    expiry: PyReadonlyArrayDyn<'py, f64>,
+    rate: PyReadonlyArrayDyn<'py, f64>,
+    div: PyReadonlyArrayDyn<'py, f64>,
+    nan: bool,
+) -> PyResult<VolsAndStatus<'py>> {
+    let model = parse_model(py, model)?;
+    let kind_ndim = match &kind {
+        KindArray::F64(k) => k.ndim(),
+        KindArray::Bool(k) => k.ndim(),
+    };
+    check_ndims(
+        py,
+        &[
+            kind_ndim,
+            spot.ndim(),
+            strike.ndim(),
+            expiry.ndim(),
+            premium.ndim(),
+            rate.ndim(),
+            div.ndim(),
+        ],
+    )?;
+    // The premium travels in the `vol` slot of the operands.
+    let views = [
+        match &kind {
+            KindArray::F64(k) => ArgView::F64(k.as_array()),
+            KindArray::Bool(k) => ArgView::Bool(k.as_array()),
+        },
+        ArgView::F64(spot.as_array()),
+        ArgView::F64(strike.as_array()),
+        ArgView::F64(expiry.as_array()),
+        ArgView::F64(premium.as_array()),
+        ArgView::F64(rate.as_array()),
+        ArgView::F64(div.as_array()),
+    ];
+    let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
+    let shape = ops.shape().to_vec();
+    let vols = unsafe { PyArrayDyn::<f64>::new(py, shape.clone(), false) };
+    let status = unsafe { PyArrayDyn::<u8>::new(py, shape.clone(), false) };
+    let result = {
+        // SAFETY: both arrays were just created by us, are C-contiguous and not shared yet.
+        let v = unsafe { vols.as_slice_mut() }
+            .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+        let st = unsafe { status.as_slice_mut() }
+            .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+        py.detach(|| european::implied_vol(model, policy(nan), &ops, v, st))
+    };
+    result
+        .map_err(|e| to_py_err(py, e, &shape))
+        .map(|_| (vols, status))
+}
+
 /// Standard normal CDF of a float64 array (any shape), as a new array.
 #[pyfunction]
 fn norm_cdf<'py>(
@@ -731,6 +798,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(price_scalar, m)?)?;
     m.add_function(wrap_pyfunction!(greeks_scalar, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(implied_vol_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
@@ -745,6 +813,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         Model::ALL.iter().map(|m| m.name()).collect::<Vec<_>>(),
     )?;
     m.add("PARALLEL_THRESHOLD", european::PARALLEL_THRESHOLD)?;
+    let statuses: Vec<(u8, &str)> = strikegrid_core::implied::Status::ALL
+        .iter()
+        .map(|s| (*s as u8, s.describe()))
+        .collect();
+    m.add("IV_STATUS", statuses)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,91 @@
+"""Implied volatility: ``sg.implied_vol``, the inverse of :func:`strikegrid.price`.
+
+Lognormal models (``bsm``, ``black76``, ``inverse``) use P. Jäckel's "Let's Be Rational" (2015)
+structure: the quote is reduced to an out-of-the-money normalised call, the total volatility is
+guessed from one of four branches and refined by third-order Householder steps; ``bachelier``
+uses Jäckel's "Implied Normal Volatility" (2017). A premium with no implied volatility gives
+NaN, never a made-up number; ``return_status=True`` says why per element:
+
+====  ==============================================================================
+code  meaning
+====  ==============================================================================
+0     ok (0.0 when the premium equals the intrinsic value)
+1     premium below the (discounted) intrinsic value
+2     premium at or above the no-arbitrage upper bound (discounted forward for calls,
+      discounted strike for puts)
+3     invalid input (NaN/infinite values, negative expiry, non-positive spot/strike for
+      the lognormal models, unknown kind, a dividend yield with a forward model)
+4     expiry 0 with a premium equal to the intrinsic value: every volatility fits
+====  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _core
+from ._convert import check_exercise, errors_flag, float_array, kind_array
+
+__all__ = ["IV_STATUS", "implied_vol"]
+
+#: Status codes of :func:`implied_vol` and their meanings.
+IV_STATUS: dict[int, str] = dict(_core.IV_STATUS)
+
+VolResult = Union[npt.NDArray[np.float64], float]
+
+
+def implied_vol(
+    premium: Any,
+    kind: Any,
+    spot: Any,
+    strike: Any,
+    expiry: Any,
+    rate: Any = 0.0,
+    div: Any = 0.0,
+    *,
+    model: str = "bsm",
+    exercise: str = "european",
+    method: str | None = None,
+    errors: str = "raise",
+    return_status: bool = False,
+) -> VolResult | tuple[VolResult, npt.NDArray[np.uint8] | int]:
+    """Implied volatilities of option premiums (the inverse of :func:`strikegrid.price`).
+
+    Args:
+        premium: the option premium (coins for ``model="inverse"``).
+        kind, spot, strike, expiry, rate, div, model, exercise, method: as for
+            :func:`strikegrid.price`. ``bachelier`` gives the implied normal vol.
+        errors: "raise" (invalid inputs raise :class:`~strikegrid.exceptions.InputError`
+            naming the argument and index) or "nan" (NaN and status 3 there). Premiums
+            outside the no-arbitrage bounds are never an error: they give NaN and a status.
+        return_status: also return the status codes (see the module docstring and
+            ``strikegrid.IV_STATUS``).
+
+    Returns:
+        The volatility (float64 of the broadcast shape, a float for scalar inputs), or
+        ``(vol, status)`` with ``return_status=True``.
+    """
+    if exercise != "european" or method is not None:
+        check_exercise(exercise, method)
+    nan = errors_flag(errors)
+    if not isinstance(model, str):
+        raise TypeError(f"model: must be a string such as 'bsm', got {model!r}")
+    vols, status = _core.implied_vol_arrays(
+        model,
+        float_array(premium, "premium"),
+        kind_array(kind, nan),
+        float_array(spot, "spot"),
+        float_array(strike, "strike"),
+        float_array(expiry, "expiry"),
+        float_array(rate, "rate"),
+        float_array(div, "div"),
+        nan,
+    )
+    if vols.ndim == 0:
+        if return_status:
+            return float(vols), int(status)
+        return float(vols)
+    return (vols, status) if return_status else vols
