@@ -61,36 +61,60 @@ impl Arith for Fused {
 #[inline(always)]
 pub fn poly<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
     const { assert!(N >= 1 && N <= 16) };
-    // Coefficient of x^i (0 beyond the degree); every index test below is a constant.
-    let t = |i: usize| if i < N { c[N - 1 - i] } else { 0.0 };
     let x2 = x * x;
     let x4 = x2 * x2;
-    let x8 = x4 * x4;
-    let l1 = |i: usize| {
-        if i + 1 < N {
-            A::mla(t(i + 1), x, t(i))
-        } else {
-            t(i)
-        }
-    };
-    let l2 = |i: usize| {
-        if i + 2 < N {
-            A::mla(l1(i + 2), x2, l1(i))
-        } else {
-            l1(i)
-        }
-    };
-    let l3 = |i: usize| {
-        if i + 4 < N {
-            A::mla(l2(i + 4), x4, l2(i))
-        } else {
-            l2(i)
-        }
-    };
     if N > 8 {
-        A::mla(l3(8), x8, l3(0))
+        A::mla(
+            estrin8::<A, N>(c, x, x2, x4, 8),
+            x4 * x4,
+            estrin8::<A, N>(c, x, x2, x4, 0),
+        )
     } else {
-        l3(0)
+        estrin8::<A, N>(c, x, x2, x4, 0)
+    }
+}
+
+// Estrin's levels as functions (not closures, which may escape inlining into the
+// target-feature wrappers and then call a software fma). Index tests are constants.
+
+/// Coefficient of x^i (0 beyond the degree).
+#[inline(always)]
+fn coeff<const N: usize>(c: &[f64; N], i: usize) -> f64 {
+    if i < N {
+        c[N - 1 - i]
+    } else {
+        0.0
+    }
+}
+
+#[inline(always)]
+fn estrin2<A: Arith, const N: usize>(c: &[f64; N], x: f64, i: usize) -> f64 {
+    if i + 1 < N {
+        A::mla(coeff(c, i + 1), x, coeff(c, i))
+    } else {
+        coeff(c, i)
+    }
+}
+
+#[inline(always)]
+fn estrin4<A: Arith, const N: usize>(c: &[f64; N], x: f64, x2: f64, i: usize) -> f64 {
+    if i + 2 < N {
+        A::mla(estrin2::<A, N>(c, x, i + 2), x2, estrin2::<A, N>(c, x, i))
+    } else {
+        estrin2::<A, N>(c, x, i)
+    }
+}
+
+#[inline(always)]
+fn estrin8<A: Arith, const N: usize>(c: &[f64; N], x: f64, x2: f64, x4: f64, i: usize) -> f64 {
+    if i + 4 < N {
+        A::mla(
+            estrin4::<A, N>(c, x, x2, i + 4),
+            x4,
+            estrin4::<A, N>(c, x, x2, i),
+        )
+    } else {
+        estrin4::<A, N>(c, x, x2, i)
     }
 }
 

@@ -22,8 +22,15 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::normal::{
-    cdf, normalised_time_value, pdf, scaled_tail, tail_difference, tails_nearly_equal,
+    cdf_pdf_scalar, normalised_time_value, pdf, scaled_tail_scalar as scaled_tail, tail_difference,
+    tails_nearly_equal,
 };
+
+/// The CDF in this scalar code: only the needed range of Cody's approximation is evaluated.
+#[inline(always)]
+fn cdf<A: Arith>(x: f64) -> f64 {
+    cdf_pdf_scalar::<A>(x).0
+}
 
 /// Why an implied volatility is what it is. NaN accompanies every status but `Ok`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +108,7 @@ pub fn black_and_vega<A: Arith>(x: f64, s: f64) -> (f64, f64) {
 /// Inverse of the standard normal CDF: P. J. Acklam's rational approximation (2003, relative
 /// error below 1.2e-9) as the start, then Halley steps on the accurate CDF (Cody) to full
 /// precision, for p in (0, 1).
+#[inline(always)]
 fn inverse_cdf<A: Arith>(p: f64) -> f64 {
     const A_: [f64; 6] = [
         -3.969_683_028_665_376e1,
@@ -249,6 +257,7 @@ fn control_fitting(
 
 /// Jäckel's lower map f(s) = c |x| N(z)^3, z = -|x|/(sqrt(3) s), and df/dbeta, d2f/dbeta2
 /// along the normalised premium (derived from the map and b's derivatives).
+#[inline(always)]
 fn lower_map<A: Arith>(x: f64, s: f64) -> (f64, f64, f64) {
     let ax = x.abs();
     let z = -ax / (SQRT_THREE * s);
@@ -270,6 +279,7 @@ fn lower_map<A: Arith>(x: f64, s: f64) -> (f64, f64, f64) {
     (f, fp, fpp)
 }
 
+#[inline(always)]
 fn inverse_lower_map<A: Arith>(x: f64, f: f64) -> f64 {
     if f <= 0.0 {
         return 0.0;
@@ -280,6 +290,7 @@ fn inverse_lower_map<A: Arith>(x: f64, f: f64) -> f64 {
 }
 
 /// Jäckel's upper map f(s) = N(-s/2) and df/dbeta, d2f/dbeta2 along the premium.
+#[inline(always)]
 fn upper_map<A: Arith>(x: f64, s: f64) -> (f64, f64, f64) {
     let f = cdf::<A>(-0.5 * s);
     let h = x / s;
@@ -297,6 +308,7 @@ fn householder(newton: f64, halley: f64, hh3: f64) -> f64 {
 
 /// Total implied vol s = vol sqrt(T) of a normalised out-of-the-money call premium
 /// 0 < beta < e^(x/2), x <= 0 (Let's Be Rational). Returns (s, Householder steps taken).
+#[inline(always)]
 pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
     let b_max = exp::<A>(0.5 * x);
     if x == 0.0 {
@@ -354,6 +366,7 @@ pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
 }
 
 /// Householder iterations on the branch's objective from the guess `s`.
+#[inline(always)]
 fn refine<A: Arith>(beta: f64, x: f64, mut s: f64, b_l: f64, b_u: f64, b_max: f64) -> (f64, u32) {
     if !(s > 0.0) || !s.is_finite() {
         s = (2.0 * x.abs()).sqrt().max(1e-3);
@@ -410,6 +423,7 @@ fn refine<A: Arith>(beta: f64, x: f64, mut s: f64, b_l: f64, b_u: f64, b_max: f6
 /// One lognormal quote: `(vol, status, steps)`. `x = ln(F/K)` is formed by the caller exactly
 /// as the pricing kernels form it, `undiscounted` is the premium over its discount factor in
 /// price units (for `inverse`: coins times F), `k` the strike.
+#[inline(always)]
 pub fn lognormal_one<A: Arith>(
     undiscounted: f64,
     phi: f64,
@@ -459,6 +473,7 @@ pub fn lognormal_one<A: Arith>(
 const PHI_TILDE_STAR: f64 = -0.001_882_039_271;
 
 /// One Bachelier quote: `(normal vol, status, steps)`.
+#[inline(always)]
 pub fn bachelier_one<A: Arith>(
     premium: f64,
     phi: f64,

@@ -124,6 +124,67 @@ fn cody_rational<A: Arith>(y: f64) -> (f64, f64, u8) {
     }
 }
 
+/// [`cody_rational`] for scalar code: evaluates only the range `y` falls in (the same
+/// operations, so the same bits), about three times cheaper outside SIMD loops.
+#[inline(always)]
+fn cody_rational_scalar<A: Arith>(y: f64) -> (f64, f64, u8) {
+    let ysq = y * y;
+    if y <= 0.468_75 {
+        (
+            y * horner::<A, 5>(&A, ysq),
+            horner_monic::<A, 4>(&B, ysq),
+            0,
+        )
+    } else if y <= 4.0 {
+        (horner::<A, 9>(&C, y), horner_monic::<A, 8>(&D, y), 1)
+    } else {
+        let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
+        (
+            A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq)),
+            wq * y,
+            2,
+        )
+    }
+}
+
+/// [`cdf_pdf`] for scalar code (same values, only the needed range evaluated).
+#[inline(always)]
+pub fn cdf_pdf_scalar<A: Arith>(x: f64) -> (f64, f64) {
+    let xc = x.clamp(-X_CLAMP, X_CLAMP);
+    let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
+    let gauss = exp_neg_half_square::<A>(xc);
+    let (num, den, range) = cody_rational_scalar::<A>(y);
+    let small = range == 0;
+    let scale = if small {
+        0.5 * xc.signum()
+    } else {
+        0.5 * gauss
+    };
+    let r = scale * num / den;
+    let cdf = if small {
+        0.5 + r
+    } else if xc < 0.0 {
+        r
+    } else {
+        1.0 - r
+    };
+    (cdf, gauss * FRAC_1_SQRT_2PI)
+}
+
+/// [`scaled_tail`] for scalar code (same values, only the needed range evaluated).
+#[inline(always)]
+pub fn scaled_tail_scalar<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
+    let y = u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2;
+    let (num, den, range) = cody_rational_scalar::<A>(y);
+    let small = range == 0;
+    let r = if small { 0.5 * c } else { SQRT_HALF_PI * w } * num / den;
+    if small {
+        A::mla(0.5, c, -r)
+    } else {
+        r
+    }
+}
+
 /// The standard normal CDF and PDF at `x`, `(Phi(x), phi(x))`. NaN gives NaN.
 #[inline(always)]
 pub fn cdf_pdf<A: Arith>(x: f64) -> (f64, f64) {
@@ -184,6 +245,7 @@ pub fn scaled_tail<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
 /// `-d/dy erfcx(y) = 2/sqrt(pi) - 2 y erfcx(y)` for any y, without cancellation in Cody's
 /// large range, where `y erfcx(y) = 1/sqrt(pi) - z P(z)/Q(z)` makes it `2 z P/Q`.
 /// (Scalar code: only the rare cancellation fix-ups call it.)
+#[inline(always)]
 fn neg_erfcx_slope<A: Arith>(y: f64) -> f64 {
     let ay = y.abs();
     let w = ay * ay;
@@ -222,6 +284,7 @@ pub fn tails_nearly_equal(u_lo: f64, gap: f64) -> bool {
 /// by 4-point Gauss–Legendre (exact to double precision when the interval is short against y,
 /// which is when the plain difference cancels). The gap is passed on its own (it is vol
 /// sqrt(T)) because `u_hi - u_lo` of two rounded arguments would lose its digits.
+#[inline(always)]
 pub fn tail_difference<A: Arith>(u_lo: f64, gap: f64, w: f64) -> f64 {
     const NODES: [f64; 2] = [0.339_981_043_584_856_3, 0.861_136_311_594_052_6];
     const WEIGHTS: [f64; 2] = [0.652_145_154_862_546_1, 0.347_854_845_137_453_9];
