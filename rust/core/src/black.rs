@@ -20,7 +20,7 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
-use crate::normal::{pdf, scaled_tail, tail_difference, tails_nearly_equal};
+use crate::normal::{pdf, scaled_tail, tail_difference_cold, tails_nearly_equal};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
@@ -125,7 +125,8 @@ fn tails<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64
 #[inline(always)]
 fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
     let (u_lo, u_hi) = ((-phi * d1).min(-phi * d2), (-phi * d1).max(-phi * d2));
-    tails_nearly_equal(u_lo, sd) || u_hi < 0.0 && tails_nearly_equal(-u_hi, sd)
+    const RATIO: f64 = 512.0;
+    tails_nearly_equal(u_lo, sd, RATIO) | ((u_hi < 0.0) & tails_nearly_equal(-u_hi, sd, RATIO))
 }
 
 /// The premium of an out-of-the-money option whose two tails nearly cancel (short expiry and
@@ -137,13 +138,15 @@ fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
 /// this is the rare fix-up path).
 #[allow(clippy::too_many_arguments)]
 fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x: f64) -> f64 {
-    let (w, _, _) = tails::<A>(phi, a, b, d1, d2);
     let (u1, u2) = (-phi * d1, -phi * d2);
     let (u_lo, u_hi) = (u1.min(u2), u1.max(u2));
+    // The shared Gaussian factor only (as in `tails`).
+    let first = u1.abs() <= u2.abs();
+    let w = if first { a } else { b } * pdf::<A>(if first { d1 } else { d2 });
     if u_hi >= 0.0 {
-        tail_difference::<A>(u_lo, sd, w)
+        tail_difference_cold(u_lo, sd, w)
     } else {
-        phi * b * x.exp_m1() + tail_difference::<A>(-u_hi, sd, w)
+        phi * b * x.exp_m1() + tail_difference_cold(-u_hi, sd, w)
     }
 }
 
@@ -171,9 +174,12 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
         (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
     }
-    let mut fine = 0usize;
     for i in 0..n {
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
+    }
+    // Rare fix-up: options whose two tails nearly cancel (a separate, cheap pass).
+    let mut fine = 0usize;
+    for i in 0..n {
         fine += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
     }
     if fine > 0 {

@@ -22,8 +22,8 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::normal::{
-    cdf_pdf_scalar, normalised_time_value, pdf, scaled_tail_scalar as scaled_tail, tail_difference,
-    tails_nearly_equal,
+    cdf_pdf_scalar, normalised_time_value, pdf, scaled_tail_scalar as scaled_tail,
+    tail_difference_cold, tails_nearly_equal,
 };
 
 /// The CDF in this scalar code: only the needed range of Cody's approximation is evaluated.
@@ -97,8 +97,8 @@ pub fn black_and_vega<A: Arith>(x: f64, s: f64) -> (f64, f64) {
     let w = a * pdf::<A>(d1);
     let t1 = scaled_tail::<A>(u1.abs(), a, w);
     let t2 = scaled_tail::<A>(u2.abs(), b, w);
-    if tails_nearly_equal(u1, s) {
-        return (tail_difference::<A>(u1, s, w), w);
+    if tails_nearly_equal(u1, s, 512.0) {
+        return (tail_difference_cold(u1, s, w), w);
     }
     let s1 = if u1 < 0.0 { a - t1 } else { t1 };
     let s2 = if u2 < 0.0 { b - t2 } else { t2 };
