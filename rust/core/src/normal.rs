@@ -147,13 +147,10 @@ fn cody_rational_scalar<A: Arith>(y: f64) -> (f64, f64, u8) {
     }
 }
 
-/// [`cdf_pdf`] for scalar code (same values, only the needed range evaluated).
+/// Phi(x) and phi(x) from Cody's rational at y = |x|/sqrt 2: in the small range
+/// Phi(x) = 1/2 + sign(x) erf(y)/2, otherwise Phi(-|x|) = exp(-x^2/2) erfcx(y)/2.
 #[inline(always)]
-pub fn cdf_pdf_scalar<A: Arith>(x: f64) -> (f64, f64) {
-    let xc = x.clamp(-X_CLAMP, X_CLAMP);
-    let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
-    let gauss = exp_neg_half_square::<A>(xc);
-    let (num, den, range) = cody_rational_scalar::<A>(y);
+fn finish_cdf(xc: f64, gauss: f64, num: f64, den: f64, range: u8) -> (f64, f64) {
     let small = range == 0;
     let scale = if small {
         0.5 * xc.signum()
@@ -169,6 +166,16 @@ pub fn cdf_pdf_scalar<A: Arith>(x: f64) -> (f64, f64) {
         1.0 - r
     };
     (cdf, gauss * FRAC_1_SQRT_2PI)
+}
+
+/// [`cdf_pdf`] for scalar code (same values, only the needed range evaluated).
+#[inline(always)]
+pub fn cdf_pdf_scalar<A: Arith>(x: f64) -> (f64, f64) {
+    let xc = x.clamp(-X_CLAMP, X_CLAMP);
+    let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
+    let gauss = exp_neg_half_square::<A>(xc);
+    let (num, den, range) = cody_rational_scalar::<A>(y);
+    finish_cdf(xc, gauss, num, den, range)
 }
 
 /// [`scaled_tail`] for scalar code (same values, only the needed range evaluated).
@@ -192,22 +199,7 @@ pub fn cdf_pdf<A: Arith>(x: f64) -> (f64, f64) {
     let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
     let gauss = exp_neg_half_square::<A>(xc);
     let (num, den, range) = cody_rational::<A>(y);
-    // Small range: Phi(x) = 1/2 + sign(x) erf(y)/2; otherwise Phi(-|x|) = exp(-x^2/2) erfcx(y)/2.
-    let small = range == 0;
-    let scale = if small {
-        0.5 * xc.signum()
-    } else {
-        0.5 * gauss
-    };
-    let r = scale * num / den;
-    let cdf = if small {
-        0.5 + r
-    } else if xc < 0.0 {
-        r
-    } else {
-        1.0 - r
-    };
-    (cdf, gauss * FRAC_1_SQRT_2PI)
+    finish_cdf(xc, gauss, num, den, range)
 }
 
 /// Standard normal CDF.
