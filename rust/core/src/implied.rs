@@ -85,11 +85,16 @@ const MAX_STEPS: usize = 4;
 /// cancellation.
 #[inline(always)]
 pub fn black_and_vega<A: Arith>(x: f64, s: f64) -> (f64, f64) {
+    black_and_vega_with::<A>(x, s, exp::<A>(0.5 * x), exp::<A>(-0.5 * x))
+}
+
+/// [`black_and_vega`] with `a = e^(x/2)` and `b = e^(-x/2)` supplied (the solver computes them
+/// once per quote).
+#[inline(always)]
+fn black_and_vega_with<A: Arith>(x: f64, s: f64, a: f64, b: f64) -> (f64, f64) {
     if s <= 0.0 {
         return (0.0, 0.0);
     }
-    let a = exp::<A>(0.5 * x);
-    let b = 1.0 / a;
     let d1 = x / s + 0.5 * s;
     let d2 = d1 - s;
     // Call: both tails are N(-u) with u = -d >= 0 when out of the money.
@@ -311,6 +316,8 @@ fn householder(newton: f64, halley: f64, hh3: f64) -> f64 {
 #[inline(always)]
 pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
     let b_max = exp::<A>(0.5 * x);
+    let b_min = 1.0 / b_max;
+    let bv = |s: f64| black_and_vega_with::<A>(x, s, b_max, b_min);
     if x == 0.0 {
         // At the money the premium is 2 N(s/2) - 1 (about s/sqrt(2 pi) when small): invert
         // directly, then polish on the plain objective.
@@ -322,18 +329,18 @@ pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
         return refine::<A>(beta, x, s0, 0.0, f64::INFINITY, b_max);
     }
     let s_c = (2.0 * x.abs()).sqrt();
-    let (b_c, v_c) = black_and_vega::<A>(x, s_c);
+    let (b_c, v_c) = bv(s_c);
     let s_l = s_c - b_c / v_c;
     let s_u = s_c + (b_max - b_c) / v_c;
     // Only the branch point on beta's side of b_c is needed; the other bound is set so that
     // its branch is never taken.
     let (b_l, v_l) = if beta <= b_c && s_l > 0.0 {
-        black_and_vega::<A>(x, s_l)
+        bv(s_l)
     } else {
         (0.0, 0.0)
     };
     let (b_u, v_u) = if beta > b_c {
-        black_and_vega::<A>(x, s_u)
+        bv(s_u)
     } else {
         (f64::INFINITY, 0.0)
     };
@@ -372,9 +379,10 @@ fn refine<A: Arith>(beta: f64, x: f64, mut s: f64, b_l: f64, b_u: f64, b_max: f6
         s = (2.0 * x.abs()).sqrt().max(1e-3);
     }
     let ln_beta = ln::<A>(beta);
+    let b_min = 1.0 / b_max;
     let mut steps = 0;
     for _ in 0..MAX_STEPS {
-        let (b, bp) = black_and_vega::<A>(x, s);
+        let (b, bp) = black_and_vega_with::<A>(x, s, b_max, b_min);
         if !(bp > 0.0) || !(b > 0.0) {
             break;
         }
@@ -435,7 +443,11 @@ pub fn lognormal_one<A: Arith>(
     let (ex, emx) = (exp::<A>(0.5 * x), exp::<A>(-0.5 * x));
     let beta_quote = undiscounted / (k * ex);
     // 2 sinh(x/2) without cancellation near the money.
-    let intrinsic = (phi * ((0.5 * x).exp_m1() - (-0.5 * x).exp_m1())).max(0.0);
+    let intrinsic = if phi * x > 0.0 {
+        (phi * ((0.5 * x).exp_m1() - (-0.5 * x).exp_m1())).max(0.0)
+    } else {
+        0.0
+    };
     let upper = if phi > 0.0 { ex } else { emx };
     // A quote within rounding of the intrinsic value is the intrinsic value (vol 0).
     let tol = 8.0 * f64::EPSILON * intrinsic;
