@@ -177,17 +177,17 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     for i in 0..n {
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
     }
-    // Rare fix-up: options whose two tails nearly cancel (a separate, cheap pass).
-    let mut fine = 0usize;
+    // Rare fix-up: options whose two tails nearly cancel. Their indices are collected without
+    // branches, so tiles with a few of them do not pay for a second scan.
+    let mut fine = [0u16; CAP];
+    let mut m = 0usize;
     for i in 0..n {
-        fine += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
+        fine[m] = i as u16;
+        m += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
     }
-    if fine > 0 {
-        for i in 0..n {
-            if needs_fine(kind[i], d1[i], d2[i], sd[i]) {
-                out[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
-            }
-        }
+    for &i in &fine[..m] {
+        let i = usize::from(i);
+        out[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
     }
 }
 
@@ -250,33 +250,28 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         (a[i], b[i], d1[i], d2[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.x);
         inv_sd[i] = 1.0 / u.sd;
     }
-    let mut fine = 0usize;
     if cdf_needed {
         for i in 0..n {
             let (w, s1, s2) = tails::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
             let p = kind[i] * (s1 - s2);
             value[i] = if p < 0.0 { 0.0 } else { p };
-            fine += usize::from(needs_fine(kind[i], d1[i], d2[i], 1.0 / inv_sd[i]));
             let (ia, ib) = (1.0 / a[i], 1.0 / b[i]);
             big_n1[i] = s1 * ia;
             big_n2[i] = s2 * ib;
             n1[i] = w * ia;
             n2[i] = w * ib;
         }
-        if fine > 0 {
-            for i in 0..n {
-                if needs_fine(kind[i], d1[i], d2[i], 1.0 / inv_sd[i]) {
-                    value[i] = fine_premium::<A>(
-                        kind[i],
-                        a[i],
-                        b[i],
-                        d1[i],
-                        d2[i],
-                        1.0 / inv_sd[i],
-                        xs[i],
-                    );
-                }
-            }
+        // Rare fix-up of premiums whose two tails nearly cancel (see `price_tile`).
+        let mut fine = [0u16; CAP];
+        let mut m = 0usize;
+        for i in 0..n {
+            fine[m] = i as u16;
+            m += usize::from(needs_fine(kind[i], d1[i], d2[i], 1.0 / inv_sd[i]));
+        }
+        for &i in &fine[..m] {
+            let i = usize::from(i);
+            let sd = 1.0 / inv_sd[i];
+            value[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd, xs[i]);
         }
     } else {
         for i in 0..n {
