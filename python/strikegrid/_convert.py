@@ -30,6 +30,13 @@ def _format_index(index: tuple[int, ...]) -> int | tuple[int, ...]:
     return index[0] if len(index) == 1 else index
 
 
+def model_name(model: Any) -> str:
+    """The model argument, which must be a string (the extension checks the name)."""
+    if not isinstance(model, str):
+        raise TypeError(f"model: must be a string such as 'bsm', got {model!r}")
+    return model
+
+
 def errors_flag(errors: str) -> bool:
     """``True`` for ``errors="nan"``, ``False`` for ``"raise"``."""
     if errors == "raise":

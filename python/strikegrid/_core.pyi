@@ -38,56 +38,6 @@ def greeks(
     which: object = None,
     errors: object = None,
 ) -> dict[str, npt.NDArray[np.float64] | float]: ...
-def price_fast(
-    kind: object,
-    spot: object,
-    strike: object,
-    expiry: object,
-    vol: object,
-    rate: object,
-    div: object,
-    model: object,
-    exercise: object,
-    method: object,
-    errors: object,
-) -> float | None: ...
-def greeks_fast(
-    kind: object,
-    spot: object,
-    strike: object,
-    expiry: object,
-    vol: object,
-    rate: object,
-    div: object,
-    model: object,
-    exercise: object,
-    method: object,
-    errors: object,
-    mask: int,
-) -> dict[str, float] | None: ...
-def price_scalar(
-    model: str,
-    kind: float,
-    spot: float,
-    strike: float,
-    expiry: float,
-    vol: float,
-    rate: float,
-    div: float,
-    nan: bool,
-) -> float: ...
-def greeks_scalar(
-    model: str,
-    mask: int,
-    kind: float,
-    spot: float,
-    strike: float,
-    expiry: float,
-    vol: float,
-    rate: float,
-    div: float,
-    nan: bool,
-) -> dict[str, float]: ...
 def evaluate_arrays(
     model: str,
     mask: int,

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._convert import check_exercise, errors_flag, float_array, kind_array
+from ._convert import check_exercise, errors_flag, float_array, kind_array, model_name
 
 __all__ = ["IV_STATUS", "implied_vol"]
 
@@ -71,10 +71,8 @@ def implied_vol(
     if exercise != "european" or method is not None:
         check_exercise(exercise, method)
     nan = errors_flag(errors)
-    if not isinstance(model, str):
-        raise TypeError(f"model: must be a string such as 'bsm', got {model!r}")
     vols, status = _core.implied_vol_arrays(
-        model,
+        model_name(model),
         float_array(premium, "premium"),
         kind_array(kind, nan),
         float_array(spot, "spot"),

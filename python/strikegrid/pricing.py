@@ -37,6 +37,7 @@ from ._convert import (
     errors_flag,
     float_array,
     kind_array,
+    model_name,
 )
 from .exceptions import InputError
 
@@ -99,12 +100,6 @@ def _arrays(
     )
 
 
-def _model_name(model: Any) -> str:
-    if not isinstance(model, str):
-        raise TypeError(f"model: must be a string such as 'bsm', got {model!r}")
-    return model
-
-
 def _price_general(
     kind: Any,
     spot: Any,
@@ -145,7 +140,7 @@ def _price_general(
         check_exercise(exercise, method)
     nan = errors_flag(errors)
     args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
-    (out,) = _core.evaluate_arrays(_model_name(model), _PRICE_MASK, *args, nan)
+    (out,) = _core.evaluate_arrays(model_name(model), _PRICE_MASK, *args, nan)
     return out if out.ndim else float(out)
 
 
@@ -182,7 +177,7 @@ def _greeks_general(
         check_exercise(exercise, method)
     nan = errors_flag(errors)
     args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
-    outs = _core.evaluate_arrays(_model_name(model), mask, *args, nan)
+    outs = _core.evaluate_arrays(model_name(model), mask, *args, nan)
     canonical = [g for g in _core.GREEK_NAMES if mask & _BITS[g]]
     by_name: dict[str, ArrayOrFloat] = {
         g: (o if o.ndim else float(o)) for g, o in zip(canonical, outs)

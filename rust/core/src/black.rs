@@ -208,7 +208,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &tile.expiry[..n],
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, xs, ..] =
+    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, xs, sd, ..] =
         &mut scratch.bufs;
     let (sqrt_t, inv_sd, dfr, dfq) = (
         &mut sqrt_t[..n],
@@ -224,7 +224,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &mut n2[..n],
     );
     let value = &mut value[..n];
-    let xs = &mut xs[..n];
+    let (xs, sd) = (&mut xs[..n], &mut sd[..n]);
 
     let inverse = M == INVERSE;
     let fwd_model = M != BSM;
@@ -247,7 +247,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     for i in 0..n {
         let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
         (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
-        (a[i], b[i], d1[i], d2[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.x);
+        (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
         inv_sd[i] = 1.0 / u.sd;
     }
     if cdf_needed {
@@ -266,12 +266,11 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         let mut m = 0usize;
         for i in 0..n {
             fine[m] = i as u16;
-            m += usize::from(needs_fine(kind[i], d1[i], d2[i], 1.0 / inv_sd[i]));
+            m += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
         }
         for &i in &fine[..m] {
             let i = usize::from(i);
-            let sd = 1.0 / inv_sd[i];
-            value[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd, xs[i]);
+            value[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
         }
     } else {
         for i in 0..n {

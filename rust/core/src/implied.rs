@@ -83,15 +83,9 @@ const MAX_STEPS: usize = 4;
 /// Normalised Black call `b(x, s) = e^(x/2) N(x/s + s/2) - e^(-x/2) N(x/s - s/2)` and its
 /// derivative in s, `e^(x/2) n(x/s + s/2)`, for x <= 0 (out of the money), without
 /// cancellation.
+/// `a = e^(x/2)` and `b = e^(-x/2)` are supplied: the solver computes them once per quote.
 #[inline(always)]
-pub fn black_and_vega<A: Arith>(x: f64, s: f64) -> (f64, f64) {
-    black_and_vega_with::<A>(x, s, exp::<A>(0.5 * x), exp::<A>(-0.5 * x))
-}
-
-/// [`black_and_vega`] with `a = e^(x/2)` and `b = e^(-x/2)` supplied (the solver computes them
-/// once per quote).
-#[inline(always)]
-fn black_and_vega_with<A: Arith>(x: f64, s: f64, a: f64, b: f64) -> (f64, f64) {
+fn black_and_vega<A: Arith>(x: f64, s: f64, a: f64, b: f64) -> (f64, f64) {
     if s <= 0.0 {
         return (0.0, 0.0);
     }
@@ -317,7 +311,7 @@ fn householder(newton: f64, halley: f64, hh3: f64) -> f64 {
 pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
     let b_max = exp::<A>(0.5 * x);
     let b_min = 1.0 / b_max;
-    let bv = |s: f64| black_and_vega_with::<A>(x, s, b_max, b_min);
+    let bv = |s: f64| black_and_vega::<A>(x, s, b_max, b_min);
     if x == 0.0 {
         // At the money the premium is 2 N(s/2) - 1 (about s/sqrt(2 pi) when small): invert
         // directly, then polish on the plain objective.
@@ -382,7 +376,7 @@ fn refine<A: Arith>(beta: f64, x: f64, mut s: f64, b_l: f64, b_u: f64, b_max: f6
     let b_min = 1.0 / b_max;
     let mut steps = 0;
     for _ in 0..MAX_STEPS {
-        let (b, bp) = black_and_vega_with::<A>(x, s, b_max, b_min);
+        let (b, bp) = black_and_vega::<A>(x, s, b_max, b_min);
         if !(bp > 0.0) || !(b > 0.0) {
             break;
         }
@@ -473,7 +467,7 @@ pub fn lognormal_one<A: Arith>(
         return (0.0, Status::Ok, 0);
     }
     let x = -x.abs();
-    if beta >= exp::<A>(0.5 * x) {
+    if beta >= ex.min(emx) {
         return (f64::NAN, Status::AboveUpperBound, 0);
     }
     let (s, steps) = normalised_black_implied::<A>(beta, x);

@@ -243,9 +243,7 @@ fn fast_inputs(
 }
 
 /// `sg.price` for plain scalars; `None` when the call needs the general path.
-#[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors))]
 fn price_fast(
     py: Python<'_>,
     kind: &Bound<'_, PyAny>,
@@ -503,9 +501,7 @@ fn greek_keys(py: Python<'_>) -> &Vec<Py<PyString>> {
 
 /// `sg.greeks` for plain scalars (outputs in canonical order); `None` when the call needs the
 /// general path.
-#[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (kind, spot, strike, expiry, vol, rate, div, model, exercise, method, errors, mask))]
 fn greeks_fast<'py>(
     py: Python<'py>,
     kind: &Bound<'py, PyAny>,
@@ -539,66 +535,6 @@ fn greeks_fast<'py>(
         d.set_item(keys[g as usize].bind(py), v)?;
     }
     Ok(Some(d))
-}
-
-/// Premium of one option (the scalar fast path: no numpy involved).
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (model, kind, spot, strike, expiry, vol, rate, div, nan))]
-fn price_scalar(
-    py: Python<'_>,
-    model: &str,
-    kind: f64,
-    spot: f64,
-    strike: f64,
-    expiry: f64,
-    vol: f64,
-    rate: f64,
-    div: f64,
-    nan: bool,
-) -> PyResult<f64> {
-    let model = parse_model(py, model)?;
-    european::price_one(
-        model,
-        kind,
-        spot,
-        strike,
-        expiry,
-        vol,
-        rate,
-        div,
-        policy(nan),
-    )
-    .map_err(|e| to_py_err(py, e, &[]))
-}
-
-/// Outputs selected by `mask` (bit i = `GREEK_NAMES[i]`) of one option, as a dict of floats.
-#[pyfunction]
-#[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (model, mask, kind, spot, strike, expiry, vol, rate, div, nan))]
-fn greeks_scalar<'py>(
-    py: Python<'py>,
-    model: &str,
-    mask: u32,
-    kind: f64,
-    spot: f64,
-    strike: f64,
-    expiry: f64,
-    vol: f64,
-    rate: f64,
-    div: f64,
-    nan: bool,
-) -> PyResult<Bound<'py, PyDict>> {
-    let model = parse_model(py, model)?;
-    let set = greek_set(py, mask)?;
-    let x = [kind, spot, strike, expiry, vol, rate, div];
-    let vals =
-        european::evaluate_one(model, set, policy(nan), x).map_err(|e| to_py_err(py, e, &[]))?;
-    let d = PyDict::new(py);
-    for (g, v) in vals {
-        d.set_item(g.name(), v)?;
-    }
-    Ok(d)
 }
 
 /// Outputs selected by `mask` over broadcast float64 arrays; returns a list of arrays in
@@ -793,10 +729,6 @@ fn simd_level() -> &'static str {
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(price, m)?)?;
     m.add_function(wrap_pyfunction!(greeks, m)?)?;
-    m.add_function(wrap_pyfunction!(price_fast, m)?)?;
-    m.add_function(wrap_pyfunction!(greeks_fast, m)?)?;
-    m.add_function(wrap_pyfunction!(price_scalar, m)?)?;
-    m.add_function(wrap_pyfunction!(greeks_scalar, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(implied_vol_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
