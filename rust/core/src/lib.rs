@@ -12,6 +12,7 @@
 //! assert!((p - 7.965_567_455_405_804).abs() < 1e-12);
 //! ```
 
+pub mod american;
 pub mod bachelier;
 pub mod black;
 pub mod dispatch;

@@ -1,0 +1,1 @@
+//! Andersen–Lake–Offengenden (2016) fixed-point American engine.
