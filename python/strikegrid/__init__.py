@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-from . import exceptions
+from . import american, exceptions
 from ._core import __version__, simd_level
+from .american import early_exercise_premium, exercise_boundary
 from .exceptions import InputError, StrikegridError
 from .implied import IV_STATUS, implied_vol
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
@@ -19,7 +20,10 @@ __all__ = [
     "InputError",
     "StrikegridError",
     "__version__",
+    "american",
+    "early_exercise_premium",
     "exceptions",
+    "exercise_boundary",
     "greeks",
     "implied_vol",
     "norm_cdf",

@@ -46,26 +46,73 @@ def errors_flag(errors: str) -> bool:
     raise InputError(f"errors: must be 'raise' or 'nan', got {errors!r}", arg="errors")
 
 
-def check_exercise(exercise: str, method: str | None) -> None:
-    """Only European exercise with the analytic engine exists in this version."""
-    if exercise != "european":
-        if isinstance(exercise, str) and exercise.lower() == "european":
-            pass
-        elif isinstance(exercise, str) and exercise.lower() == "american":
+def exercise_name(exercise: Any) -> str:
+    """``"european"`` or ``"american"`` (any case); anything else is an InputError."""
+    if isinstance(exercise, str):
+        low = exercise.lower()
+        if low in ("european", "american"):
+            return low
+    raise InputError(
+        f"exercise: must be 'european' or 'american', got {exercise!r}", arg="exercise"
+    )
+
+
+def check_exercise(
+    exercise: Any, method: Any, steps: Any = None, dividends: Any = None
+) -> str:
+    """The exercise style, after checking that the European-only arguments fit it."""
+    style = exercise_name(exercise)
+    if style == "european":
+        if method is not None and method != "analytic":
             raise InputError(
-                "exercise: 'american' has no pricing engine in this version of strikegrid; "
-                "only 'european' is available",
-                arg="exercise",
+                "method: European options have one engine, 'analytic' (or None), "
+                f"got {method!r}",
+                arg="method",
             )
-        else:
-            raise InputError(
-                f"exercise: must be 'european' or 'american', got {exercise!r}", arg="exercise"
-            )
-    if method is not None and method != "analytic":
+        for name, value in (("steps", steps), ("dividends", dividends)):
+            if value is not None:
+                raise InputError(
+                    f"{name}: only American options (exercise='american', "
+                    "method='lattice') take it",
+                    arg=name,
+                )
+    elif method is not None and not isinstance(method, str):
+        raise InputError(f"method: must be a string or None, got {method!r}", arg="method")
+    return style
+
+
+def steps_value(steps: Any) -> int | None:
+    """The lattice step count as an int (or None)."""
+    if steps is None:
+        return None
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise InputError(f"steps: must be an integer, got {steps!r}", arg="steps")
+    if steps < 3 or steps > 100_000:
+        raise InputError(f"steps: must be between 3 and 100000, got {steps}", arg="steps")
+    return int(steps)
+
+
+def dividend_schedule(dividends: Any) -> tuple[list[float], list[float]]:
+    """A discrete cash dividend schedule as (ex-dates in years, amounts).
+
+    Accepts ``None``, a sequence of ``(time, amount)`` pairs, an ``(n, 2)`` array, or a
+    mapping ``{time: amount}``.
+    """
+    if dividends is None:
+        return [], []
+    if isinstance(dividends, dict):
+        pairs = list(dividends.items())
+    else:
+        pairs = list(dividends)
+    try:
+        arr = np.asarray(pairs, dtype=np.float64).reshape(-1, 2) if pairs else None
+    except (TypeError, ValueError):
         raise InputError(
-            f"method: European options have one engine, 'analytic' (or None), got {method!r}",
-            arg="method",
-        )
+            "dividends: expected (ex-date in years, cash amount) pairs", arg="dividends"
+        ) from None
+    if arr is None:
+        return [], []
+    return arr[:, 0].tolist(), arr[:, 1].tolist()
 
 
 def scalar_kind(kind: Any, nan: bool) -> float | None:

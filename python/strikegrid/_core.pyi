@@ -21,6 +21,8 @@ def price(
     model: object = None,
     exercise: object = None,
     method: object = None,
+    steps: object = None,
+    dividends: object = None,
     errors: object = None,
 ) -> npt.NDArray[np.float64] | float: ...
 def greeks(
@@ -35,6 +37,8 @@ def greeks(
     model: object = None,
     exercise: object = None,
     method: object = None,
+    steps: object = None,
+    dividends: object = None,
     which: object = None,
     errors: object = None,
 ) -> dict[str, npt.NDArray[np.float64] | float]: ...
@@ -61,6 +65,49 @@ def implied_vol_arrays(
     div: npt.NDArray[np.float64],
     nan: bool,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
+def american_arrays(
+    model: str,
+    method: str | None,
+    steps: int | None,
+    div_times: list[float],
+    div_amounts: list[float],
+    mask: int,
+    kind: npt.NDArray[np.float64] | npt.NDArray[np.bool_],
+    spot: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    vol: npt.NDArray[np.float64],
+    rate: npt.NDArray[np.float64],
+    div: npt.NDArray[np.float64],
+    nan: bool,
+) -> list[npt.NDArray[np.float64]]: ...
+def american_implied_vol_arrays(
+    model: str,
+    method: str | None,
+    steps: int | None,
+    div_times: list[float],
+    div_amounts: list[float],
+    premium: npt.NDArray[np.float64],
+    kind: npt.NDArray[np.float64] | npt.NDArray[np.bool_],
+    spot: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    rate: npt.NDArray[np.float64],
+    div: npt.NDArray[np.float64],
+    nan: bool,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
+def exercise_boundary(
+    model: str,
+    method: str | None,
+    kind: float,
+    spot: float,
+    strike: float,
+    expiry: float,
+    vol: float,
+    rate: float,
+    div: float,
+    times: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
 def norm_cdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def norm_pdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def simd_level() -> str: ...

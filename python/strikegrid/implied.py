@@ -27,7 +27,15 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._convert import check_exercise, errors_flag, float_array, kind_array, model_name
+from ._convert import (
+    check_exercise,
+    dividend_schedule,
+    errors_flag,
+    float_array,
+    kind_array,
+    model_name,
+    steps_value,
+)
 
 __all__ = ["IV_STATUS", "implied_vol"]
 
@@ -49,6 +57,8 @@ def implied_vol(
     model: str = "bsm",
     exercise: str = "european",
     method: str | None = None,
+    steps: int | None = None,
+    dividends: Any = None,
     errors: str = "raise",
     return_status: bool = False,
 ) -> VolResult | tuple[VolResult, npt.NDArray[np.uint8] | int]:
@@ -56,8 +66,13 @@ def implied_vol(
 
     Args:
         premium: the option premium (coins for ``model="inverse"``).
-        kind, spot, strike, expiry, rate, div, model, exercise, method: as for
-            :func:`strikegrid.price`. ``bachelier`` gives the implied normal vol.
+        kind, spot, strike, expiry, rate, div, model, exercise, method, steps, dividends: as
+            for :func:`strikegrid.price`. ``bachelier`` gives the implied normal vol. American
+            premiums (``exercise="american"``) are inverted with the chosen engine: the vol is
+            bracketed from the European implied vol (an upper bound) and found by Brent's
+            method to 1e-12 relative in premium; status 1 also covers a premium below the
+            engine's zero-vol value, status 2 one at or above the spot (calls) or strike
+            (puts).
         errors: "raise" (invalid inputs raise :class:`~strikegrid.exceptions.InputError`
             naming the argument and index) or "nan" (NaN and status 3 there). Premiums
             outside the no-arbitrage bounds are never an error: they give NaN and a status.
@@ -68,11 +83,9 @@ def implied_vol(
         The volatility (float64 of the broadcast shape, a float for scalar inputs), or
         ``(vol, status)`` with ``return_status=True``.
     """
-    if exercise != "european" or method is not None:
-        check_exercise(exercise, method)
+    style = check_exercise(exercise, method, steps, dividends)
     nan = errors_flag(errors)
-    vols, status = _core.implied_vol_arrays(
-        model_name(model),
+    args = (
         float_array(premium, "premium"),
         kind_array(kind, nan),
         float_array(spot, "spot"),
@@ -82,6 +95,12 @@ def implied_vol(
         float_array(div, "div"),
         nan,
     )
+    if style == "american":
+        vols, status = _core.american_implied_vol_arrays(
+            model_name(model), method, steps_value(steps), *dividend_schedule(dividends), *args
+        )
+    else:
+        vols, status = _core.implied_vol_arrays(model_name(model), *args)
     if vols.ndim == 0:
         if return_status:
             return float(vols), int(status)

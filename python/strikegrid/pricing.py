@@ -34,10 +34,12 @@ from . import _core
 from ._convert import (
     FloatArray,
     check_exercise,
+    dividend_schedule,
     errors_flag,
     float_array,
     kind_array,
     model_name,
+    steps_value,
 )
 from .exceptions import InputError
 
@@ -112,6 +114,8 @@ def _price_general(
     model: str = "bsm",
     exercise: str = "european",
     method: str | None = None,
+    steps: int | None = None,
+    dividends: Any = None,
     errors: str = "raise",
 ) -> ArrayOrFloat:
     """Option premiums (``sg.price``; plain scalar calls are answered in Rust before this).
@@ -127,8 +131,14 @@ def _price_general(
         rate: continuously compounded rate that discounts the premium.
         div: continuous dividend yield (``bsm`` only; 0 for the forward models).
         model: "bsm", "black76", "bachelier" or "inverse".
-        exercise: "european" (the only engine in this version).
-        method: None or "analytic".
+        exercise: "european" or "american" (models ``bsm`` and ``black76``; see
+            :mod:`strikegrid.american`).
+        method: European: None or "analytic". American: None (= "accurate"), "fast",
+            "accurate", "high_precision" (Andersen–Lake–Offengenden presets), "baw",
+            "bjerksund_stensland" or "lattice" (Leisen–Reimer).
+        steps: lattice steps (``method="lattice"`` only; default 801, odd).
+        dividends: discrete cash dividends for the lattice: ``(ex-date in years, amount)``
+            pairs, applied to every option of the call (``model="bsm"`` only).
         errors: "raise" (an :class:`~strikegrid.exceptions.InputError` naming the argument and
             the first offending index) or "nan" (NaN in the offending elements only).
 
@@ -136,11 +146,21 @@ def _price_general(
         The premium (coins for ``inverse``), float64 of the broadcast shape, or a float when
         every input is a scalar.
     """
-    if exercise != "european" or method is not None:
-        check_exercise(exercise, method)
+    style = check_exercise(exercise, method, steps, dividends)
     nan = errors_flag(errors)
     args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
-    (out,) = _core.evaluate_arrays(model_name(model), _PRICE_MASK, *args, nan)
+    if style == "american":
+        (out,) = _core.american_arrays(
+            model_name(model),
+            method,
+            steps_value(steps),
+            *dividend_schedule(dividends),
+            _PRICE_MASK,
+            *args,
+            nan,
+        )
+    else:
+        (out,) = _core.evaluate_arrays(model_name(model), _PRICE_MASK, *args, nan)
     return out if out.ndim else float(out)
 
 
@@ -156,6 +176,8 @@ def _greeks_general(
     model: str = "bsm",
     exercise: str = "european",
     method: str | None = None,
+    steps: int | None = None,
+    dividends: Any = None,
     which: str | Iterable[str] | None = None,
     errors: str = "raise",
 ) -> dict[str, ArrayOrFloat]:
@@ -163,7 +185,9 @@ def _greeks_general(
 
     Arguments are those of :func:`price`, plus ``which``: None for all of
     ``price delta gamma vega theta rho epsilon vanna volga charm dual_delta dual_gamma``, or a
-    name or list of names to compute only those (the cost follows what is asked).
+    name or list of names to compute only those (the cost follows what is asked). American
+    greeks: see :mod:`strikegrid.american` for which are analytic and which are finite
+    differences of the engine's own prices.
 
     Returns:
         A dict from name to float64 array of the broadcast shape (floats for scalar inputs), in
@@ -173,11 +197,21 @@ def _greeks_general(
         mask, names = _ALL_MASK, GREEKS
     else:
         mask, names = _which(which)
-    if exercise != "european" or method is not None:
-        check_exercise(exercise, method)
+    style = check_exercise(exercise, method, steps, dividends)
     nan = errors_flag(errors)
     args = _arrays(kind, spot, strike, expiry, vol, rate, div, nan)
-    outs = _core.evaluate_arrays(model_name(model), mask, *args, nan)
+    if style == "american":
+        outs = _core.american_arrays(
+            model_name(model),
+            method,
+            steps_value(steps),
+            *dividend_schedule(dividends),
+            mask,
+            *args,
+            nan,
+        )
+    else:
+        outs = _core.evaluate_arrays(model_name(model), mask, *args, nan)
     canonical = [g for g in _core.GREEK_NAMES if mask & _BITS[g]]
     by_name: dict[str, ArrayOrFloat] = {
         g: (o if o.ndim else float(o)) for g, o in zip(canonical, outs)

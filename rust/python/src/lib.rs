@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use strikegrid_core::european::Operands;
-use strikegrid_core::{european, special, Error, Greek, GreekSet, Model, OnInvalid};
+use strikegrid_core::{american, european, special, Error, Greek, GreekSet, Model, OnInvalid};
 
 use broadcast::{ArgView, BroadcastOperands};
 
@@ -288,6 +288,9 @@ struct Keywords<'py> {
     exercise: Bound<'py, PyAny>,
     method: Bound<'py, PyAny>,
     errors: Bound<'py, PyAny>,
+    /// American-only extras: lattice steps and a discrete dividend schedule.
+    steps: Option<Bound<'py, PyAny>>,
+    dividends: Option<Bound<'py, PyAny>>,
 }
 
 impl<'py> Keywords<'py> {
@@ -309,7 +312,25 @@ impl<'py> Keywords<'py> {
             exercise: or(exercise, intern!(py, "european").as_any()),
             method: or(method, &py.None().into_bound(py)),
             errors: or(errors, intern!(py, "raise").as_any()),
+            steps: None,
+            dividends: None,
         }
+    }
+
+    /// Adds the American extras (`None` values are left out).
+    fn with_extras(
+        mut self,
+        steps: Option<&Bound<'py, PyAny>>,
+        dividends: Option<&Bound<'py, PyAny>>,
+    ) -> Self {
+        self.steps = steps.filter(|s| !s.is_none()).cloned();
+        self.dividends = dividends.filter(|d| !d.is_none()).cloned();
+        self
+    }
+
+    /// Whether the call needs the Python general path whatever its other arguments.
+    fn has_extras(&self) -> bool {
+        self.steps.is_some() || self.dividends.is_some()
     }
 
     /// The keyword arguments for the Python general path.
@@ -326,6 +347,12 @@ impl<'py> Keywords<'py> {
         if let Some(w) = which {
             d.set_item("which", w)?;
         }
+        if let Some(v) = &self.steps {
+            d.set_item("steps", v)?;
+        }
+        if let Some(v) = &self.dividends {
+            d.set_item("dividends", v)?;
+        }
         Ok(d)
     }
 }
@@ -340,7 +367,7 @@ impl<'py> Keywords<'py> {
 /// "inverse"; `errors="nan"` puts NaN where an element's inputs are invalid instead of raising.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (kind, spot, strike, expiry, vol, rate=None, div=None, *, model=None, exercise=None, method=None, errors=None))]
+#[pyo3(signature = (kind, spot, strike, expiry, vol, rate=None, div=None, *, model=None, exercise=None, method=None, steps=None, dividends=None, errors=None))]
 fn price<'py>(
     py: Python<'py>,
     kind: &Bound<'py, PyAny>,
@@ -353,10 +380,16 @@ fn price<'py>(
     model: Option<&Bound<'py, PyAny>>,
     exercise: Option<&Bound<'py, PyAny>>,
     method: Option<&Bound<'py, PyAny>>,
+    steps: Option<&Bound<'py, PyAny>>,
+    dividends: Option<&Bound<'py, PyAny>>,
     errors: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let kw = Keywords::new(py, rate, div, model, exercise, method, errors);
+    let kw =
+        Keywords::new(py, rate, div, model, exercise, method, errors).with_extras(steps, dividends);
     let args = (kind, spot, strike, expiry, vol, &kw.rate, &kw.div);
+    if kw.has_extras() {
+        return general(py, "_price_general")?.call(args, Some(&kw.to_dict(py, None)?));
+    }
     if let Some(v) = price_fast(
         py,
         kind,
@@ -386,7 +419,7 @@ fn price<'py>(
 /// list of names to compute only those.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (kind, spot, strike, expiry, vol, rate=None, div=None, *, model=None, exercise=None, method=None, which=None, errors=None))]
+#[pyo3(signature = (kind, spot, strike, expiry, vol, rate=None, div=None, *, model=None, exercise=None, method=None, steps=None, dividends=None, which=None, errors=None))]
 fn greeks<'py>(
     py: Python<'py>,
     kind: &Bound<'py, PyAny>,
@@ -399,13 +432,21 @@ fn greeks<'py>(
     model: Option<&Bound<'py, PyAny>>,
     exercise: Option<&Bound<'py, PyAny>>,
     method: Option<&Bound<'py, PyAny>>,
+    steps: Option<&Bound<'py, PyAny>>,
+    dividends: Option<&Bound<'py, PyAny>>,
     which: Option<&Bound<'py, PyAny>>,
     errors: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let kw = Keywords::new(py, rate, div, model, exercise, method, errors);
+    let kw =
+        Keywords::new(py, rate, div, model, exercise, method, errors).with_extras(steps, dividends);
     let none = py.None().into_bound(py);
     let which = which.unwrap_or(&none);
-    if let Some(order) = fast_which(which) {
+    let fast = if kw.has_extras() {
+        None
+    } else {
+        fast_which(which)
+    };
+    if let Some(order) = fast {
         let mask = order.iter().fold(0u32, |m, g| m | (1 << (*g as u32)));
         if let Some(d) = greeks_fast(
             py,
@@ -675,6 +716,186 @@ fn implied_vol_arrays<'py>(
         .map(|_| (vols, status))
 }
 
+/// The American method and dividend schedule from their Python forms.
+fn american_method(
+    py: Python<'_>,
+    method: Option<&str>,
+    steps: Option<usize>,
+    div_times: &[f64],
+    div_amounts: &[f64],
+) -> PyResult<(american::Method, Vec<american::Dividend>)> {
+    let m = american::Method::parse(method, steps).map_err(|e| to_py_err(py, e, &[]))?;
+    if div_times.len() != div_amounts.len() {
+        return Err(PyValueError::new_err(
+            "dividends: ex-dates and amounts differ in length",
+        ));
+    }
+    let divs = div_times
+        .iter()
+        .zip(div_amounts)
+        .map(|(&time, &amount)| american::Dividend { time, amount })
+        .collect();
+    Ok((m, divs))
+}
+
+/// Broadcast operands of the seven pricing arguments (premium in the vol slot for implied vols).
+#[allow(clippy::too_many_arguments)]
+fn operand_views<'a>(
+    py: Python<'_>,
+    kind: &'a KindArray<'_>,
+    spot: &'a PyReadonlyArrayDyn<'_, f64>,
+    strike: &'a PyReadonlyArrayDyn<'_, f64>,
+    expiry: &'a PyReadonlyArrayDyn<'_, f64>,
+    vol: &'a PyReadonlyArrayDyn<'_, f64>,
+    rate: &'a PyReadonlyArrayDyn<'_, f64>,
+    div: &'a PyReadonlyArrayDyn<'_, f64>,
+) -> PyResult<[ArgView<'a>; 7]> {
+    let kind_ndim = match kind {
+        KindArray::F64(k) => k.ndim(),
+        KindArray::Bool(k) => k.ndim(),
+    };
+    check_ndims(
+        py,
+        &[
+            kind_ndim,
+            spot.ndim(),
+            strike.ndim(),
+            expiry.ndim(),
+            vol.ndim(),
+            rate.ndim(),
+            div.ndim(),
+        ],
+    )?;
+    Ok([
+        match kind {
+            KindArray::F64(k) => ArgView::F64(k.as_array()),
+            KindArray::Bool(k) => ArgView::Bool(k.as_array()),
+        },
+        ArgView::F64(spot.as_array()),
+        ArgView::F64(strike.as_array()),
+        ArgView::F64(expiry.as_array()),
+        ArgView::F64(vol.as_array()),
+        ArgView::F64(rate.as_array()),
+        ArgView::F64(div.as_array()),
+    ])
+}
+
+/// American prices and greeks selected by `mask` over broadcast float64 arrays; a list of
+/// arrays in canonical greek order.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, method, steps, div_times, div_amounts, mask, kind, spot, strike, expiry, vol, rate, div, nan))]
+fn american_arrays<'py>(
+    py: Python<'py>,
+    model: &str,
+    method: Option<&str>,
+    steps: Option<usize>,
+    div_times: Vec<f64>,
+    div_amounts: Vec<f64>,
+    mask: u32,
+    kind: KindArray<'py>,
+    spot: PyReadonlyArrayDyn<'py, f64>,
+    strike: PyReadonlyArrayDyn<'py, f64>,
+    expiry: PyReadonlyArrayDyn<'py, f64>,
+    vol: PyReadonlyArrayDyn<'py, f64>,
+    rate: PyReadonlyArrayDyn<'py, f64>,
+    div: PyReadonlyArrayDyn<'py, f64>,
+    nan: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let model = parse_model(py, model)?;
+    let set = greek_set(py, mask)?;
+    let (method, divs) = american_method(py, method, steps, &div_times, &div_amounts)?;
+    let views = operand_views(py, &kind, &spot, &strike, &expiry, &vol, &rate, &div)?;
+    let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
+    let shape = ops.shape().to_vec();
+    let order = set.to_vec();
+    let arrays: Vec<Bound<'py, PyArrayDyn<f64>>> = order
+        .iter()
+        .map(|_| unsafe { PyArrayDyn::<f64>::new(py, shape.clone(), false) })
+        .collect();
+    let result = {
+        let mut slices: Vec<&mut [f64]> = Vec::with_capacity(arrays.len());
+        for a in &arrays {
+            // SAFETY: `a` was just created by us, is C-contiguous and not shared yet.
+            let s = unsafe { a.as_slice_mut() }
+                .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+            slices.push(s);
+        }
+        py.detach(|| american::evaluate(model, &method, &divs, set, policy(nan), &ops, &mut slices))
+    };
+    result.map_err(|e| to_py_err(py, e, &shape))?;
+    PyList::new(py, arrays)
+}
+
+/// American implied vols and status codes over broadcast float64 arrays.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, method, steps, div_times, div_amounts, premium, kind, spot, strike, expiry, rate, div, nan))]
+fn american_implied_vol_arrays<'py>(
+    py: Python<'py>,
+    model: &str,
+    method: Option<&str>,
+    steps: Option<usize>,
+    div_times: Vec<f64>,
+    div_amounts: Vec<f64>,
+    premium: PyReadonlyArrayDyn<'py, f64>,
+    kind: KindArray<'py>,
+    spot: PyReadonlyArrayDyn<'py, f64>,
+    strike: PyReadonlyArrayDyn<'py, f64>,
+    expiry: PyReadonlyArrayDyn<'py, f64>,
+    rate: PyReadonlyArrayDyn<'py, f64>,
+    div: PyReadonlyArrayDyn<'py, f64>,
+    nan: bool,
+) -> PyResult<VolsAndStatus<'py>> {
+    let model = parse_model(py, model)?;
+    let (method, divs) = american_method(py, method, steps, &div_times, &div_amounts)?;
+    let views = operand_views(py, &kind, &spot, &strike, &expiry, &premium, &rate, &div)?;
+    let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
+    let shape = ops.shape().to_vec();
+    let vols = unsafe { PyArrayDyn::<f64>::new(py, shape.clone(), false) };
+    let status = unsafe { PyArrayDyn::<u8>::new(py, shape.clone(), false) };
+    let result = {
+        // SAFETY: both arrays were just created by us, are C-contiguous and not shared yet.
+        let v = unsafe { vols.as_slice_mut() }
+            .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+        let st = unsafe { status.as_slice_mut() }
+            .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+        py.detach(|| american::implied_vol(model, &method, &divs, policy(nan), &ops, v, st))
+    };
+    result
+        .map_err(|e| to_py_err(py, e, &shape))
+        .map(|_| (vols, status))
+}
+
+/// The exercise boundary of one American option at the given times to expiry.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (model, method, kind, spot, strike, expiry, vol, rate, div, times))]
+fn exercise_boundary<'py>(
+    py: Python<'py>,
+    model: &str,
+    method: Option<&str>,
+    kind: f64,
+    spot: f64,
+    strike: f64,
+    expiry: f64,
+    vol: f64,
+    rate: f64,
+    div: f64,
+    times: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let model = parse_model(py, model)?;
+    let method = american::Method::parse(method, None).map_err(|e| to_py_err(py, e, &[]))?;
+    let taus: Vec<f64> = times.as_array().iter().copied().collect();
+    let shape = times.shape().to_vec();
+    let mut out = vec![0.0; taus.len()];
+    let x = [kind, spot, strike, expiry, vol, rate, div];
+    py.detach(|| american::exercise_boundary(model, &method, x, &taus, &mut out))
+        .map_err(|e| to_py_err(py, e, &[]))?;
+    let arr = numpy::PyArray1::from_vec(py, out);
+    arr.reshape(shape)
+}
+
 /// Standard normal CDF of a float64 array (any shape), as a new array.
 #[pyfunction]
 fn norm_cdf<'py>(
@@ -731,6 +952,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(greeks, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(implied_vol_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(american_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(american_implied_vol_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(exercise_boundary, m)?)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;

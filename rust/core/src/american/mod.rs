@@ -13,9 +13,12 @@
 //! `C(S, K, r, q, vol) = P(K, S, q, r, vol)` wherever an engine is written for puts.
 
 pub mod alo;
+pub mod batch;
 pub mod baw;
 pub mod bjerksund_stensland;
 pub mod lattice;
+
+pub use batch::{evaluate, exercise_boundary, implied_vol, Method};
 
 use crate::fastmath::Plain;
 use crate::normal::cdf_pdf_scalar;
