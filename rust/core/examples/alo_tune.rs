@@ -112,7 +112,7 @@ fn main() {
         let mut worst = (0.0, 0);
         for (i, (a, b)) in v.iter().zip(&reference).enumerate() {
             let d = (a - b).abs();
-            if !(d <= worst.0) {
+            if d > worst.0 || d.is_nan() {
                 worst = (d, i);
             }
         }
