@@ -17,7 +17,7 @@ fn main() {
         rate: a[5],
         div: a[6],
     };
-    for eq in [Equation::A, Equation::B, Equation::Auto] {
+    for eq in [Equation::A, Equation::B] {
         for (n, l, p) in [
             (8, 16, 32),
             (12, 16, 32),

@@ -42,7 +42,7 @@ fn eqn() -> Equation {
     match std::env::var("EQ").as_deref() {
         Ok("B") => Equation::B,
         Ok("A") => Equation::A,
-        _ => Equation::Auto,
+        _ => Equation::A,
     }
 }
 
