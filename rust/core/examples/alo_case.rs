@@ -19,15 +19,18 @@ fn main() {
     };
     for eq in [Equation::A, Equation::B] {
         for (n, l, p) in [
-            (8, 16, 32),
-            (12, 16, 32),
-            (12, 32, 64),
-            (24, 32, 64),
+            (14, 16, 32),
+            (14, 16, 256),
+            (32, 32, 64),
+            (32, 32, 256),
+            (48, 32, 64),
+            (48, 96, 64),
             (48, 96, 256),
+            (64, 128, 512),
         ] {
             let s = Scheme {
                 nodes: n,
-                iterations: 64,
+                iterations: 200,
                 boundary_points: l,
                 price_points: p,
                 equation: eq,
