@@ -57,16 +57,13 @@ def exercise_name(exercise: Any) -> str:
     )
 
 
-def check_exercise(
-    exercise: Any, method: Any, steps: Any = None, dividends: Any = None
-) -> str:
+def check_exercise(exercise: Any, method: Any, steps: Any = None, dividends: Any = None) -> str:
     """The exercise style, after checking that the European-only arguments fit it."""
     style = exercise_name(exercise)
     if style == "european":
         if method is not None and method != "analytic":
             raise InputError(
-                "method: European options have one engine, 'analytic' (or None), "
-                f"got {method!r}",
+                f"method: European options have one engine, 'analytic' (or None), got {method!r}",
                 arg="method",
             )
         for name, value in (("steps", steps), ("dividends", dividends)):

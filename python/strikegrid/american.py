@@ -79,9 +79,7 @@ def exercise_boundary(
     phi = scalar_kind(kind, nan=False)
     if phi is None:
         raise InputError("kind: exercise_boundary takes one option (a scalar kind)", arg="kind")
-    taus = (
-        np.linspace(0.0, float(expiry), 11) if times is None else float_array(times, "times")
-    )
+    taus = np.linspace(0.0, float(expiry), 11) if times is None else float_array(times, "times")
     return _core.exercise_boundary(
         model_name(model),
         method,

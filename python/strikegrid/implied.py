@@ -85,22 +85,33 @@ def implied_vol(
     """
     style = check_exercise(exercise, method, steps, dividends)
     nan = errors_flag(errors)
-    args = (
-        float_array(premium, "premium"),
-        kind_array(kind, nan),
+    prem = float_array(premium, "premium")
+    kinds = kind_array(kind, nan)
+    s, k, t = (
         float_array(spot, "spot"),
         float_array(strike, "strike"),
         float_array(expiry, "expiry"),
-        float_array(rate, "rate"),
-        float_array(div, "div"),
-        nan,
     )
+    r, q = float_array(rate, "rate"), float_array(div, "div")
     if style == "american":
+        times, amounts = dividend_schedule(dividends)
         vols, status = _core.american_implied_vol_arrays(
-            model_name(model), method, steps_value(steps), *dividend_schedule(dividends), *args
+            model_name(model),
+            method,
+            steps_value(steps),
+            times,
+            amounts,
+            prem,
+            kinds,
+            s,
+            k,
+            t,
+            r,
+            q,
+            nan,
         )
     else:
-        vols, status = _core.implied_vol_arrays(model_name(model), *args)
+        vols, status = _core.implied_vol_arrays(model_name(model), prem, kinds, s, k, t, r, q, nan)
     if vols.ndim == 0:
         if return_status:
             return float(vols), int(status)
