@@ -113,6 +113,9 @@ impl Scheme {
     };
 }
 
+/// FP-B sweeps before FP-A takes over (scheme equation B).
+const B_SWEEPS: usize = 3;
+
 /// Depth of the Anderson mixing of the fixed-point iteration.
 const ANDERSON_DEPTH: usize = 4;
 
@@ -204,6 +207,7 @@ pub struct Workspace {
     drift: Vec<f64>,
     vss: Vec<f64>,
     wn: Vec<f64>,
+    wn_b: Vec<f64>,
     wd: Vec<f64>,
     wd2: Vec<f64>,
     /// Interpolated H and the integrand terms at those points, per sweep.
@@ -310,6 +314,7 @@ impl Engine {
             drift: v(nl),
             vss: v(nl),
             wn: v(nl),
+            wn_b: v(nl),
             wd: v(nl),
             wd2: v(nl),
             hu: v(nl.max(self.scheme.price_points)),
@@ -487,7 +492,12 @@ impl Engine {
             ws.h[i] = l * l;
         }
         self.prepare(p, ws);
-        self.iterate_anderson(p, self.scheme.iterations, ws);
+        if self.scheme.equation == Equation::B {
+            // FP-B closes in fast; FP-A (always stable) then polishes, so the result is FP-A's
+            // fixed point whatever FP-B did.
+            self.iterate_anderson(p, Equation::B, B_SWEEPS, ws);
+        }
+        self.iterate_anderson(p, Equation::A, self.scheme.iterations, ws);
         self.interpolate(ws);
     }
 
@@ -500,7 +510,6 @@ impl Engine {
         let n = self.scheme.nodes;
         let l = self.scheme.boundary_points;
         let sqrt_t = p.t.sqrt();
-        let eq_b = self.scheme.equation == Equation::B;
         for i in 0..n {
             let sqrt_tau = 0.5 * sqrt_t * (1.0 + self.z[i]);
             let tau = sqrt_tau * sqrt_tau;
@@ -519,15 +528,10 @@ impl Engine {
                 let g = QUARTER_PI * 2.0 * sqrt_tau * sin / v;
                 let er = w * (r * u).exp();
                 let eq = w * (q * u).exp();
-                if eq_b {
-                    ws.wn[k] = r * er * g;
-                    ws.wd[k] = q * eq * jac;
-                    ws.wd2[k] = q * eq * g;
-                } else {
-                    ws.wn[k] = r * er * jac;
-                    ws.wd[k] = q * eq * jac;
-                    ws.wd2[k] = 0.0;
-                }
+                ws.wn[k] = r * er * jac;
+                ws.wn_b[k] = r * er * g;
+                ws.wd[k] = q * eq * jac;
+                ws.wd2[k] = q * eq * g;
             }
         }
     }
@@ -538,7 +542,7 @@ impl Engine {
     /// map values whose residuals have the least norm. The plain iteration contracts slowly
     /// for long expiries; mixed, it converges in a handful of sweeps. Stops at `tolerance` or
     /// after `m` sweeps; ws.h holds the result.
-    fn iterate_anderson(&self, p: &Put, m: usize, ws: &mut Workspace) {
+    fn iterate_anderson(&self, p: &Put, eq: Equation, m: usize, ws: &mut Workspace) {
         let n = self.scheme.nodes;
         let slots = ANDERSON_DEPTH + 1;
         for i in 0..n {
@@ -546,7 +550,7 @@ impl Engine {
         }
         for k in 0..m {
             let slot = k % slots;
-            self.sweep(p, ws, slot);
+            self.sweep(p, eq, ws, slot);
             let res = (0..n)
                 .map(|i| ws.fs[slot * n + i].abs())
                 .fold(0.0, f64::max);
@@ -597,10 +601,10 @@ impl Engine {
 
     /// One fixed-point sweep: the map G(x) at every node into ws.gs[slot], G(x) - x into
     /// ws.fs[slot].
-    fn sweep(&self, p: &Put, ws: &mut Workspace, slot: usize) {
+    fn sweep(&self, p: &Put, eq: Equation, ws: &mut Workspace, slot: usize) {
         let n = self.scheme.nodes;
         let l = self.scheme.boundary_points;
-        let eq_b = self.scheme.equation == Equation::B;
+        let eq_b = eq == Equation::B;
         sweep_points(eq_b, n, l, &self.m_fp, ws);
         let (r, q, v) = (p.r, p.q, p.v);
         let sqrt_t = p.t.sqrt();
@@ -726,7 +730,8 @@ fn sweep_points_body<A: Arith>(eq_b: bool, n: usize, l: usize, m_fp: &[f64], ws:
             &ws.drift[r.clone()],
             &ws.vss[r.clone()],
         );
-        let (wn, wd, wd2) = (&ws.wn[r.clone()], &ws.wd[r.clone()], &ws.wd2[r.clone()]);
+        let wn = if eq_b { &ws.wn_b[r.clone()] } else { &ws.wn[r.clone()] };
+        let (wd, wd2) = (&ws.wd[r.clone()], &ws.wd2[r.clone()]);
         let (tn, td) = (&mut ws.tn[r.clone()], &mut ws.td[r]);
         for j in 0..l {
             // ln(B(tau)/B(u)) = sqrt(H(u)) - sqrt(H(tau)).
