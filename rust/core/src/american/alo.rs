@@ -730,7 +730,11 @@ fn sweep_points_body<A: Arith>(eq_b: bool, n: usize, l: usize, m_fp: &[f64], ws:
             &ws.drift[r.clone()],
             &ws.vss[r.clone()],
         );
-        let wn = if eq_b { &ws.wn_b[r.clone()] } else { &ws.wn[r.clone()] };
+        let wn = if eq_b {
+            &ws.wn_b[r.clone()]
+        } else {
+            &ws.wn[r.clone()]
+        };
         let (wd, wd2) = (&ws.wd[r.clone()], &ws.wd2[r.clone()]);
         let (tn, td) = (&mut ws.tn[r.clone()], &mut ws.td[r]);
         for j in 0..l {
