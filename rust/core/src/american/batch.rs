@@ -138,6 +138,11 @@ struct Pricer<'a> {
 impl Pricer<'_> {
     /// Price (and, with `greeks`, delta, gamma, theta) of a contract with expiry and vol > 0.
     fn core(&mut self, c: &Contract, greeks: bool) -> [f64; 4] {
+        if self.dividends.is_empty() && c.never_exercised() {
+            // Early exercise is never optimal: the closed form is exact for every engine.
+            let v = super::alo::european_value(c, greeks);
+            return [v.price, v.delta, v.gamma, v.theta];
+        }
         match self.method {
             Method::Alo(_) => {
                 let e = self.engine.expect("engine built for ALO");
