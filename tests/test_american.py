@@ -18,7 +18,7 @@ import strikegrid as sg
 from strikegrid.exceptions import InputError
 
 ALO = ["fast", "accurate", "high_precision"]
-ALL = [*ALO, "baw", "bjerksund_stensland", "lattice"]
+ALL = [*ALO, "baw", "bjerksund_stensland", "bjerksund_stensland_1993", "lattice"]
 
 # A converged value (ALO reference scheme, confirmed by the lattice): the classic put
 # S = K = 100, T = 1, vol 20%, r = 5%, no dividends.
@@ -38,8 +38,10 @@ def test_default_engine_matches_the_converged_value():
 @pytest.mark.parametrize("method", ALL)
 def test_every_engine_prices_the_classic_put(method):
     v = am("put", 100.0, 100.0, 1.0, 0.2, 0.05, method=method)
-    # BAW and Bjerksund-Stensland are approximations (errors of a few cents here).
-    tol = 1e-5 if method in ("accurate", "high_precision") else 5e-2
+    # BAW and Bjerksund-Stensland are approximations (BS2002 is 7 cents low here).
+    tol = {"accurate": 1e-5, "high_precision": 1e-7}.get(method, 0.05)
+    if method.startswith("bjerksund"):
+        tol = 0.12  # the flat-boundary approximations are low for puts (BS1993: 11 cents)
     assert v == pytest.approx(CLASSIC_PUT, abs=tol)
 
 
@@ -143,9 +145,13 @@ def test_bounds(call, spot, expiry, vol, rate, div, method):
 def test_mcdonald_schroder_symmetry(spot, expiry, vol, rate, div, method):
     c = am("call", spot, 100.0, expiry, vol, rate, div, method=method)
     p = am("put", 100.0, spot, expiry, vol, div, rate, method=method)
-    # Exact for the engines that price calls through the symmetry; the lattice and the
-    # closed forms agree to their own accuracy.
-    assert c == pytest.approx(p, abs=2e-3 if method in ("baw", "lattice") else 1e-9)
+    # Exact for the engines that price calls through the symmetry (ALO, Bjerksund-Stensland);
+    # the lattice agrees to its discretisation error, BAW (which has separate call and put
+    # formulas) to its approximation error.
+    if method == "baw":
+        assert c == pytest.approx(p, rel=1e-2, abs=2e-3)
+    else:
+        assert c == pytest.approx(p, abs=2e-3 if method == "lattice" else 1e-9)
 
 
 @settings(max_examples=40, deadline=None)

@@ -4,24 +4,22 @@
 ``bsm`` and ``black76`` models (a futures option is the ``bsm`` case with carry 0), with
 ``method=`` choosing the engine:
 
-==================  ==========================================================================
-method              engine
-==================  ==========================================================================
-None, "accurate"    Andersen, Lake & Offengenden (2016), "High-performance American option
-                    pricing": the exercise boundary solved on Chebyshev nodes by a
-                    fixed-point iteration (Anderson-accelerated), the premium from the
-                    early-exercise integral. The default.
-"fast"              the same with fewer nodes and quadrature points.
-"high_precision"    the same with many more (for references and risk checks).
-"baw"               Barone-Adesi & Whaley (1987) quadratic approximation.
-"bjerksund_stensland"  Bjerksund & Stensland (2002).
-"lattice"           Leisen & Reimer (1996) binomial tree with ``steps`` (default 801) and
-                    optional discrete cash ``dividends`` (escrowed-dividend model).
-==================  ==========================================================================
+* ``None`` or ``"accurate"``: Andersen, Lake & Offengenden (2016), "High-performance American
+  option pricing": the exercise boundary solved on Chebyshev nodes by a fixed-point iteration
+  (Anderson-accelerated), the premium from the early-exercise integral. The default.
+* ``"fast"``: the same with fewer nodes and quadrature points.
+* ``"high_precision"``: the same with many more (for references and risk checks).
+* ``"baw"``: Barone-Adesi & Whaley (1987) quadratic approximation.
+* ``"bjerksund_stensland"``: Bjerksund & Stensland (2002), two-step boundary.
+* ``"bjerksund_stensland_1993"``: their 1993 flat-boundary version (QuantLib's engine).
+* ``"lattice"``: Leisen & Reimer (1996) binomial tree with ``steps`` (default 801) and optional
+  discrete cash ``dividends`` (escrowed-dividend model: the tree carries the spot less the
+  present value of the dividends still to come; exercise decisions use the full spot).
 
-The accuracy of each ALO preset over 3,780 puts and calls (spot 80–120, strike 100, expiry
-1 week to 5 years, vol 5%–100%, rate 1%–10%, dividend yield 0–8%) against a converged
-reference is measured in ``tests/test_american.py`` and stated in the README.
+Worst absolute errors of the ALO presets at spot-100 scale over 2,268 puts and calls (spot
+85–115, strike 100, expiry 1 week to 5 years, vol 5%–100%, rate 1%–10%, dividend yield 0–8%)
+against a converged reference (``rust/core/tests/american.rs``, which also shows the reference
+converged and matching an extrapolated lattice): fast 2e-4, accurate 4e-6, high_precision 5e-8.
 
 Greeks: delta, gamma and theta are analytic for ALO (derivatives of the early-exercise
 integral with the boundary fixed, which does not depend on the spot; theta from the

@@ -31,6 +31,8 @@ pub enum Method {
     Baw,
     /// Bjerksund & Stensland (2002).
     BjerksundStensland,
+    /// Bjerksund & Stensland (1993), the flat-boundary version (QuantLib's engine).
+    BjerksundStensland1993,
     /// Leisen–Reimer binomial tree with this many steps (odd; even counts are rounded up).
     Lattice(usize),
 }
@@ -38,7 +40,7 @@ pub enum Method {
 impl Method {
     /// The accepted method names, for error messages.
     pub const NAMES: &'static str = "None (= 'alo'), 'alo' (= 'accurate'), 'fast', 'accurate', \
-        'high_precision', 'baw', 'bjerksund_stensland', 'lattice'";
+        'high_precision', 'baw', 'bjerksund_stensland', 'bjerksund_stensland_1993', 'lattice'";
 
     /// Parses a method name (case-insensitive); `steps` is only for the lattice.
     pub fn parse(name: Option<&str>, steps: Option<usize>) -> Result<Method> {
@@ -55,6 +57,7 @@ impl Method {
             Some("bjerksund_stensland") | Some("bs2002") | Some("bjerksund") => {
                 Method::BjerksundStensland
             }
+            Some("bjerksund_stensland_1993") | Some("bs1993") => Method::BjerksundStensland1993,
             Some("lattice") | Some("binomial") | Some("leisen_reimer") => {
                 let n = steps.unwrap_or(DEFAULT_STEPS);
                 if !(3..=100_000).contains(&n) {
@@ -153,7 +156,7 @@ impl Pricer<'_> {
                 let v = lattice::value(c, self.dividends, steps);
                 [v.price, v.delta, v.gamma, v.theta]
             }
-            Method::Baw | Method::BjerksundStensland => {
+            Method::Baw | Method::BjerksundStensland | Method::BjerksundStensland1993 => {
                 let p = self.closed_form(c);
                 if !greeks {
                     return [p, f64::NAN, f64::NAN, f64::NAN];
@@ -187,6 +190,7 @@ impl Pricer<'_> {
     fn closed_form(&self, c: &Contract) -> f64 {
         match self.method {
             Method::Baw => baw::price(c),
+            Method::BjerksundStensland1993 => bjerksund_stensland::price_1993(c),
             _ => bjerksund_stensland::price(c),
         }
     }

@@ -1,12 +1,13 @@
 //! American exercise under Black–Scholes–Merton dynamics (`bsm`; `black76` is the same with
 //! cost of carry 0, i.e. `div = rate` on the futures price).
 //!
-//! Engines (see [`Method`]):
+//! Engines (see [`batch::Method`]):
 //! * [`alo`]: Andersen, Lake & Offengenden (2016), "High-performance American option pricing":
 //!   the exercise boundary from a fixed-point system on Chebyshev nodes, the price from the
 //!   early-exercise premium integral. The default, with accuracy presets.
 //! * [`baw`]: Barone-Adesi & Whaley (1987) quadratic approximation.
-//! * [`bjerksund_stensland`]: Bjerksund & Stensland (2002) two-step flat-boundary approximation.
+//! * [`bjerksund_stensland`]: Bjerksund & Stensland (2002) two-step flat-boundary approximation
+//!   (and their 1993 one-step version, which QuantLib implements).
 //! * [`lattice`]: Leisen & Reimer (1996) binomial tree, with discrete cash dividends.
 //!
 //! Calls are priced through the McDonald–Schröder (1998) symmetry
