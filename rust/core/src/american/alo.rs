@@ -39,7 +39,7 @@ fn cdf_pdf(x: f64) -> (f64, f64) {
     cdf_pdf_scalar::<Plain>(x)
 }
 use crate::dispatch::multiversion;
-use crate::fastmath::Arith;
+use crate::fastmath::{exp, Arith};
 use crate::normal;
 use crate::quadrature::gauss_legendre;
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4 as QUARTER_PI, PI};
@@ -506,34 +506,12 @@ impl Engine {
     /// both smooth in y, as the boundary, a function of sqrt(u), and the 1/sqrt(s) factor
     /// need), du = tau sin(2 theta) pi/4 dy.
     fn prepare(&self, p: &Put, ws: &mut Workspace) {
-        let (r, q, v) = (p.r, p.q, p.v);
-        let n = self.scheme.nodes;
-        let l = self.scheme.boundary_points;
-        let sqrt_t = p.t.sqrt();
-        for i in 0..n {
-            let sqrt_tau = 0.5 * sqrt_t * (1.0 + self.z[i]);
-            let tau = sqrt_tau * sqrt_tau;
-            for j in 0..l {
-                let k = i * l + j;
-                let (sin, cos, w) = (self.fp_sin[j], self.fp_cos[j], self.fp_w[j]);
-                let sqrt_s = sqrt_tau * cos;
-                let s = sqrt_s * sqrt_s;
-                let u = tau * sin * sin;
-                let vss = v * sqrt_s;
-                ws.vss[k] = vss;
-                ws.inv_vss[k] = 1.0 / vss;
-                ws.drift[k] = (r - q) * s / vss + 0.5 * vss;
-                let jac = QUARTER_PI * 2.0 * tau * sin * cos;
-                // jac / (v sqrt s): the 1/sqrt(s) singularity is gone.
-                let g = QUARTER_PI * 2.0 * sqrt_tau * sin / v;
-                let er = w * (r * u).exp();
-                let eq = w * (q * u).exp();
-                ws.wn[k] = r * er * jac;
-                ws.wn_b[k] = r * er * g;
-                ws.wd[k] = q * eq * jac;
-                ws.wd2[k] = q * eq * g;
-            }
-        }
+        prepare_points(
+            [p.r, p.q, p.v, p.t.sqrt()],
+            &self.z,
+            [&self.fp_sin, &self.fp_cos, &self.fp_w],
+            ws,
+        );
     }
 
     /// Fixed-point sweeps accelerated by Anderson mixing (D. G. Anderson, J. ACM 12, 1965;
@@ -704,6 +682,59 @@ impl Engine {
         let price = (eu.price + prem).max(1.0 - s);
         (price, eu.delta + dprem, eu.gamma + gprem)
     }
+}
+
+/// [`Engine::prepare`]'s loop: branch-free, with the crate's vectorisable `exp`.
+#[inline(always)]
+fn prepare_points_body<A: Arith>(
+    [r, q, v, sqrt_t]: [f64; 4],
+    z: &[f64],
+    [fp_sin, fp_cos, fp_w]: [&Vec<f64>; 3],
+    ws: &mut Workspace,
+) {
+    let l = fp_sin.len();
+    let n = z.len() - 1;
+    for i in 0..n {
+        let sqrt_tau = 0.5 * sqrt_t * (1.0 + z[i]);
+        let tau = sqrt_tau * sqrt_tau;
+        let at = i * l..(i + 1) * l;
+        let vss_out = &mut ws.vss[at.clone()];
+        let inv_out = &mut ws.inv_vss[at.clone()];
+        let drift_out = &mut ws.drift[at.clone()];
+        let wn = &mut ws.wn[at.clone()];
+        let wn_b = &mut ws.wn_b[at.clone()];
+        let wd = &mut ws.wd[at.clone()];
+        let wd2 = &mut ws.wd2[at];
+        for j in 0..l {
+            let (sin, cos, w) = (fp_sin[j], fp_cos[j], fp_w[j]);
+            let sqrt_s = sqrt_tau * cos;
+            let s = sqrt_s * sqrt_s;
+            let u = tau * sin * sin;
+            let vss = v * sqrt_s;
+            vss_out[j] = vss;
+            inv_out[j] = 1.0 / vss;
+            drift_out[j] = A::mla((r - q) * s, inv_out[j], 0.5 * vss);
+            let jac = QUARTER_PI * 2.0 * tau * sin * cos;
+            // jac / (v sqrt s): the 1/sqrt(s) singularity is gone.
+            let g = QUARTER_PI * 2.0 * sqrt_tau * sin / v;
+            let er = w * exp::<A>(r * u);
+            let eq = w * exp::<A>(q * u);
+            wn[j] = r * er * jac;
+            wn_b[j] = r * er * g;
+            wd[j] = q * eq * jac;
+            wd2[j] = q * eq * g;
+        }
+    }
+}
+
+multiversion! {
+    /// [`prepare_points_body`] with the widest SIMD the CPU has.
+    fn prepare_points(
+        consts: [f64; 4],
+        z: &[f64],
+        rule: [&Vec<f64>; 3],
+        ws: &mut Workspace,
+    ) => prepare_points_body
 }
 
 /// The integrand terms at every boundary-integral point, for all nodes at once: H
