@@ -35,6 +35,7 @@ fn main() {
                 price_points: p,
                 equation: eq,
                 tolerance: 1e-13,
+                light: None,
             };
             let e = Engine::new(s);
             let mut w = e.workspace();

@@ -1,7 +1,7 @@
 //! Accuracy and speed of ALO schemes over a grid of American options, against a large scheme.
 //! `cargo run --release -p strikegrid-core --example alo_tune [n m l p ...]`
 use std::time::Instant;
-use strikegrid_core::american::alo::{Engine, Equation, Scheme};
+use strikegrid_core::american::alo::{Engine, Equation, Light, Scheme};
 use strikegrid_core::american::Contract;
 
 fn grid() -> Vec<Contract> {
@@ -46,6 +46,19 @@ fn eqn() -> Equation {
     }
 }
 
+fn light() -> Option<Light> {
+    let v: Vec<usize> = std::env::var("LIGHT")
+        .ok()?
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    Some(Light {
+        nodes: v[0],
+        boundary_points: v[1],
+        price_points: v[2],
+    })
+}
+
 fn main() {
     let cs = grid();
     let big = Scheme {
@@ -55,6 +68,7 @@ fn main() {
         price_points: 256,
         equation: Equation::A,
         tolerance: 0.0,
+        light: None,
     };
     let cache = "/tmp/alo_ref.txt";
     let reference: Vec<f64> = match std::fs::read_to_string(cache) {
@@ -87,6 +101,7 @@ fn main() {
                     .ok()
                     .and_then(|t| t.parse().ok())
                     .unwrap_or(1e-8),
+                light: light(),
             })
             .collect();
     }
@@ -98,6 +113,7 @@ fn main() {
             price_points: 512,
             equation: Equation::A,
             tolerance: 0.0,
+            light: None,
         };
         let (b2, _) = run(bigger, &cs);
         let d = reference
