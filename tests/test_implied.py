@@ -105,7 +105,7 @@ def test_no_volatility_gives_nan_and_a_reason() -> None:
     assert np.isnan(vol[3]) and status[3] == 2
     assert np.isnan(vol[4]) and status[4] == 2
     assert np.isnan(vol[5]) and status[5] == 3
-    assert set(sg.IV_STATUS) == {0, 1, 2, 3, 4}
+    assert set(sg.IV_STATUS) == {0, 1, 2, 3, 4, 5}
     # Expiry 0: intrinsic premium fits every vol; anything else none.
     v0, s0 = sg.implied_vol(10.0, "c", 100.0, 90.0, 0.0, model="black76", return_status=True)
     assert math.isnan(v0) and s0 == 4

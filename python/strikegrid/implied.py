@@ -16,6 +16,8 @@ code  meaning
 3     invalid input (NaN/infinite values, negative expiry, non-positive spot/strike for
       the lognormal models, unknown kind, a dividend yield with a forward model)
 4     expiry 0 with a premium equal to the intrinsic value: every volatility fits
+5     American premium equal to the exercise value: the option is exercised at once
+      under every volatility up to some level, so none is implied
 ====  ==============================================================================
 """
 

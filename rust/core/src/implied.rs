@@ -47,16 +47,20 @@ pub enum Status {
     InvalidInput = 3,
     /// Expiry 0 with a premium equal to the intrinsic value: every volatility fits.
     ZeroExpiry = 4,
+    /// American only: the premium equals the exercise value and the option is exercised at
+    /// once under every volatility up to some level, so no single volatility is implied.
+    Exercised = 5,
 }
 
 impl Status {
     /// All statuses in code order.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Ok,
         Status::BelowIntrinsic,
         Status::AboveUpperBound,
         Status::InvalidInput,
         Status::ZeroExpiry,
+        Status::Exercised,
     ];
 
     /// A short description.
@@ -67,6 +71,9 @@ impl Status {
             Status::AboveUpperBound => "premium at or above the no-arbitrage upper bound",
             Status::InvalidInput => "invalid input",
             Status::ZeroExpiry => "expiry 0: the premium does not depend on volatility",
+            Status::Exercised => {
+                "American premium at the exercise value: exercised at once under a range of vols"
+            }
         }
     }
 }

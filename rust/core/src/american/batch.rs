@@ -594,6 +594,14 @@ fn implied_one(model: Model, p: &mut Pricer, x: [f64; 7]) -> (f64, Status) {
         };
     }
     let at = |p: &mut Pricer, vol: f64| p.price(&Contract { vol, ..c }) - premium;
+    let intrinsic = c.intrinsic();
+    if premium < intrinsic - tol {
+        return (f64::NAN, Status::BelowIntrinsic);
+    }
+    if intrinsic > 0.0 && premium <= intrinsic + tol {
+        // Deep in the exercise region every vol below some level gives this premium.
+        return (f64::NAN, Status::Exercised);
+    }
     let f0 = at(p, 0.0);
     if f0 > tol {
         return (f64::NAN, Status::BelowIntrinsic);
