@@ -10,11 +10,13 @@ from __future__ import annotations
 from . import american, exceptions
 from ._core import __version__, simd_level
 from .american import early_exercise_premium, exercise_boundary
+from .chain import Chain
 from .exceptions import InputError, StrikegridError
 from .implied import IV_STATUS, implied_vol
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
 
 __all__ = [
+    "Chain",
     "GREEKS",
     "IV_STATUS",
     "InputError",

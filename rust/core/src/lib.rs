@@ -25,6 +25,8 @@ pub mod model;
 pub mod normal;
 pub mod quadrature;
 pub mod special;
+pub mod ssvi;
+pub mod svi;
 pub mod tile;
 pub mod validate;
 

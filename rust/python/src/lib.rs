@@ -5,6 +5,7 @@
 //! the GIL around every kernel and maps core errors to `strikegrid.exceptions`. No maths here.
 
 mod broadcast;
+mod surface;
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -955,6 +956,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(american_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(american_implied_vol_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(exercise_boundary, m)?)?;
+    surface::register(m)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;

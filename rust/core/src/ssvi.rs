@@ -1,0 +1,1 @@
+//! Surface SVI (Gatheral & Jacquier 2014): global calibration with no-arbitrage constraints.
