@@ -16,9 +16,9 @@ from .implied import IV_STATUS, implied_vol
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
 
 __all__ = [
-    "Chain",
     "GREEKS",
     "IV_STATUS",
+    "Chain",
     "InputError",
     "StrikegridError",
     "__version__",
