@@ -14,6 +14,7 @@ from .chain import Chain
 from .exceptions import InputError, StrikegridError
 from .implied import IV_STATUS, implied_vol
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
+from .surface import Surface
 
 __all__ = [
     "GREEKS",
@@ -21,6 +22,7 @@ __all__ = [
     "Chain",
     "InputError",
     "StrikegridError",
+    "Surface",
     "__version__",
     "american",
     "early_exercise_premium",
