@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -583,3 +585,23 @@ def test_chain_is_immutable() -> None:
         chain.strike = np.zeros(8)  # type: ignore[misc]
     for name in ARRAYS:
         assert not getattr(chain, name).flags.writeable, name
+
+
+def test_works_without_the_optional_frame_libraries() -> None:
+    code = (
+        "import sys\n"
+        "for m in ('pandas', 'polars', 'pyarrow'):\n"
+        "    sys.modules[m] = None\n"
+        "import strikegrid as sg\n"
+        f"c = sg.Chain.read_csv({str(SPX_FILES['2011-01-03'])!r})\n"
+        "assert len(c) == 1936 and len(sg.Chain.sample()) == 1936\n"
+        "print(c.report().n_usable)\n"
+        "try:\n"
+        "    c.to_frame()\n"
+        "except ImportError:\n"
+        "    print('no pandas')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == [str(Chain.read_csv(SPX_FILES["2011-01-03"]).usable.sum()), "no", "pandas"]

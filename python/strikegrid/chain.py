@@ -30,6 +30,7 @@ settlement instant divided by 365 * 86400.
 from __future__ import annotations
 
 import csv
+import importlib
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -242,7 +243,7 @@ def _flags(values: npt.NDArray[Any], name: str) -> BoolArray:
     if values.dtype.kind == "b":
         return values.astype(bool)
     if values.dtype.kind in "iuf":
-        return np.nan_to_num(values.astype(np.float64)) != 0.0
+        return np.asarray(np.nan_to_num(values.astype(np.float64)) != 0.0, dtype=np.bool_)
     out = np.zeros(values.shape[0], dtype=bool)
     for i, v in enumerate(values.tolist()):
         if _missing(v):
@@ -935,63 +936,63 @@ class Chain:
 
     @property
     def strike(self) -> FloatArray:
-        return self._cols["strike"]  # type: ignore[no-any-return]
+        return self._cols["strike"]
 
     @property
     def kind(self) -> FloatArray:
         """+1.0 for calls, -1.0 for puts."""
-        return self._cols["kind"]  # type: ignore[no-any-return]
+        return self._cols["kind"]
 
     @property
     def bid(self) -> FloatArray:
         """Best bid in price_unit (NaN = no bid; zeros kept and reported)."""
-        return self._cols["bid"]  # type: ignore[no-any-return]
+        return self._cols["bid"]
 
     @property
     def ask(self) -> FloatArray:
         """Best ask in price_unit (NaN = no ask)."""
-        return self._cols["ask"]  # type: ignore[no-any-return]
+        return self._cols["ask"]
 
     @property
     def last(self) -> FloatArray:
-        return self._cols["last"]  # type: ignore[no-any-return]
+        return self._cols["last"]
 
     @property
     def volume(self) -> FloatArray:
-        return self._cols["volume"]  # type: ignore[no-any-return]
+        return self._cols["volume"]
 
     @property
     def open_interest(self) -> FloatArray:
-        return self._cols["open_interest"]  # type: ignore[no-any-return]
+        return self._cols["open_interest"]
 
     @property
     def iv_source(self) -> FloatArray:
         """The source's implied vol (decimal), NaN where none."""
-        return self._cols["iv_source"]  # type: ignore[no-any-return]
+        return self._cols["iv_source"]
 
     @property
     def underlying_price(self) -> FloatArray:
         """Underlying (or its forward/future) per row, USD."""
-        return self._cols["underlying_price"]  # type: ignore[no-any-return]
+        return self._cols["underlying_price"]
 
     @property
     def contract(self) -> npt.NDArray[np.object_]:
-        return self._cols["contract"]  # type: ignore[no-any-return]
+        return self._cols["contract"]
 
     @property
     def expiry(self) -> TimeArray:
         """Settlement instant per row, datetime64[s] in UTC."""
-        return self._cols["expiry"]  # type: ignore[no-any-return]
+        return self._cols["expiry"]
 
     @property
     def expiry_date(self) -> TimeArray:
         """The listed expiry date per row (datetime64[D])."""
-        return self._label  # type: ignore[no-any-return]
+        return self._label
 
     @property
     def t(self) -> FloatArray:
         """Years from the quote time to settlement, ACT/365."""
-        return self._cols["t"]  # type: ignore[no-any-return]
+        return self._cols["t"]
 
     @property
     def iv_interpolated(self) -> BoolArray:
@@ -1153,12 +1154,10 @@ class Chain:
         extra columns of the same names). ``output``: "pandas" or "polars"."""
         data = self._frame_dict(derived)
         if output == "pandas":
-            import pandas as pd
-
+            pd = importlib.import_module("pandas")
             return pd.DataFrame(data)
         if output == "polars":
-            import polars as pl
-
+            pl = importlib.import_module("polars")
             return pl.DataFrame(
                 {k: (v.tolist() if v.dtype == object else v) for k, v in data.items()}
             )
