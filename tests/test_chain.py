@@ -605,3 +605,17 @@ def test_works_without_the_optional_frame_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == [str(Chain.read_csv(SPX_FILES["2011-01-03"]).usable.sum()), "no", "pandas"]
+
+
+@pytest.mark.parametrize("name", ["spx_2011-01-05", "BTC"])
+def test_frames_with_parsed_datetimes(name: str) -> None:
+    pd = pytest.importorskip("pandas")
+    pl = pytest.importorskip("polars")
+    path = ALL_FILES[name]
+    chain = Chain.read_csv(path)
+    df = pd.read_csv(path)
+    for col in ("quote_time", "expiry", "expiry_time"):
+        if col in df.columns:
+            df[col] = pd.to_datetime(df[col])
+    _assert_same(chain, Chain.from_frame(df))
+    _assert_same(chain, Chain.from_frame(pl.read_csv(path, try_parse_dates=True)))

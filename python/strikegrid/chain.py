@@ -507,6 +507,17 @@ class Chain:
     <= 1, put <= strike / underlying_price). Locked quotes, missing pairs, zero activity and
     vendor-interpolated IVs are reported but do not exclude a row. :meth:`report` lists every
     finding with its rows; nothing is dropped from the chain itself.
+
+    ``len(chain)`` is the number of rows; iterating over a chain gives one
+    :class:`ExpirySlice` (row indices) per expiry, as do :meth:`slices` and :meth:`slice`.
+
+    >>> import strikegrid as sg
+    >>> chain = sg.Chain.sample()
+    >>> len(chain), chain.underlying, chain.multiplier
+    (1936, 'SPX', 100.0)
+    >>> monthly = chain.slice("2011-01-21")  # AM-settled: 09:30 New York time
+    >>> str(monthly.expiry), round(monthly.t * 365, 4)
+    ('2011-01-21T14:30:00', 17.7188)
     """
 
     def __init__(
