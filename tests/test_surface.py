@@ -112,3 +112,13 @@ def test_bad_model_is_refused():
     chain = sg.Chain.read_csv(SPX[0])
     with pytest.raises(InputError, match="model"):
         sg.Surface.fit(chain, model="sabr")
+
+
+def test_plot_draws_quotes_and_smiles(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    chain = sg.Chain.read_csv(SPX[0])
+    fig = sg.Surface.fit(chain).plot(expiries=4)
+    out = tmp_path / "surface.png"
+    fig.savefig(out)
+    assert out.stat().st_size > 10_000
