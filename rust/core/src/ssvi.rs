@@ -73,12 +73,13 @@ impl Ssvi {
                 self.gamma.is_finite() && (0.0..=1.0).contains(&self.gamma),
             ),
         ];
-        for (arg, v, ok) in checks {
+        // Reported as `params` with the position in `(rho, eta, gamma)`.
+        for (index, (name, v, ok)) in checks.into_iter().enumerate() {
             if !ok {
                 return Err(Error::InvalidInput {
-                    arg,
-                    index: 0,
-                    reason: format!("SSVI parameter out of its domain, got {v}"),
+                    arg: "params",
+                    index,
+                    reason: format!("SSVI {name} out of its domain (got {v})"),
                 });
             }
         }
