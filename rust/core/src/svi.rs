@@ -108,12 +108,13 @@ impl RawSvi {
                 self.sigma.is_finite() && self.sigma > 0.0,
             ),
         ];
-        for (arg, v, ok) in checks {
+        // Reported as `params` with the position in `(a, b, rho, m, sigma)`.
+        for (index, (name, v, ok)) in checks.into_iter().enumerate() {
             if !ok {
                 return Err(Error::InvalidInput {
-                    arg,
-                    index: 0,
-                    reason: format!("SVI parameter out of its domain, got {v}"),
+                    arg: "params",
+                    index,
+                    reason: format!("SVI {name} out of its domain (got {v})"),
                 });
             }
         }
