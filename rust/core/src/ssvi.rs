@@ -180,21 +180,34 @@ pub fn calibrate_ssvi(slices: &[SsviSlice]) -> Result<SsviFit> {
     }
     adjusted.sort_unstable();
 
-    // Flattened weighted data with theta per point.
-    let mut pts: Vec<(f64, f64, f64, f64)> = Vec::new();
-    for (s, &th) in slices.iter().zip(&thetas) {
-        for i in 0..s.k.len() {
-            if s.weights[i] > 0.0 {
-                pts.push((s.k[i], s.w[i], s.weights[i], th));
-            }
-        }
-    }
+    // Weighted points grouped by slice, so that phi(theta) is computed once per slice.
+    let groups: Vec<(f64, Vec<(f64, f64, f64)>)> = slices
+        .iter()
+        .zip(&thetas)
+        .map(|(s, &th)| {
+            let pts = (0..s.k.len())
+                .filter(|&i| s.weights[i] > 0.0)
+                .map(|i| (s.k[i], s.w[i], s.weights[i]))
+                .collect();
+            (th, pts)
+        })
+        .collect();
+    let pts: Vec<(f64, f64, f64)> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
     let sum_wt: f64 = pts.iter().map(|p| p.2).sum();
     let sse = |q: &Ssvi| -> f64 {
-        pts.iter()
-            .map(|&(k, w, c, th)| {
-                let e = q.total_variance(k, th) - w;
-                c * e * e
+        let r2 = 1.0 - q.rho * q.rho;
+        groups
+            .iter()
+            .map(|(th, pts)| {
+                let phi = q.phi(*th);
+                pts.iter()
+                    .map(|&(k, w, c)| {
+                        let x = phi * k + q.rho;
+                        let model = 0.5 * th * (1.0 + q.rho * phi * k + (x * x + r2).sqrt());
+                        let e = model - w;
+                        c * e * e
+                    })
+                    .sum::<f64>()
             })
             .sum()
     };
