@@ -117,6 +117,9 @@ pub struct SsviFit {
     pub iterations: usize,
 }
 
+/// One weighted quote: `(k, w, weight)`.
+type Point = (f64, f64, f64);
+
 /// Fewest weighted points [`calibrate_ssvi`] accepts (SSVI has three parameters).
 pub const MIN_POINTS: usize = 3;
 
@@ -181,7 +184,7 @@ pub fn calibrate_ssvi(slices: &[SsviSlice]) -> Result<SsviFit> {
     adjusted.sort_unstable();
 
     // Weighted points grouped by slice, so that phi(theta) is computed once per slice.
-    let groups: Vec<(f64, Vec<(f64, f64, f64)>)> = slices
+    let groups: Vec<(f64, Vec<Point>)> = slices
         .iter()
         .zip(&thetas)
         .map(|(s, &th)| {
