@@ -111,3 +111,29 @@ def exercise_boundary(
 def norm_cdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def norm_pdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def simd_level() -> str: ...
+def svi_calibrate(
+    k: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    t: float,
+) -> tuple[float, float, float, float, float, float, float, bool]: ...
+def svi_total_variance(
+    params: tuple[float, float, float, float, float],
+    k: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def svi_g(
+    params: tuple[float, float, float, float, float],
+    k: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...
+def ssvi_calibrate(
+    ts: list[float],
+    thetas: list[float],
+    ks: list[npt.NDArray[np.float64]],
+    ws: list[npt.NDArray[np.float64]],
+    weights: list[npt.NDArray[np.float64]],
+) -> tuple[float, float, float, float, npt.NDArray[np.float64]]: ...
+def ssvi_total_variance(
+    params: tuple[float, float, float],
+    k: npt.NDArray[np.float64],
+    theta: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...

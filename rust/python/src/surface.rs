@@ -1,8 +1,237 @@
 //! Bindings of the volatility-surface kernels (SVI, SSVI).
+//!
+//! Thin wrappers: numpy float64 arrays in, the core kernels run with the GIL released, core
+//! errors mapped to `strikegrid.exceptions.InputError` by the crate's `to_py_err`.
 
+use numpy::ndarray::{ArrayViewD, IxDyn};
+use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn};
+use numpy::{PyUntypedArrayMethods, ToPyArray};
 use pyo3::prelude::*;
+use strikegrid_core::ssvi::{calibrate_ssvi, Ssvi, SsviSlice};
+use strikegrid_core::svi::{calibrate, g_into, total_variance_into, RawSvi};
+use strikegrid_core::Error;
+
+use crate::{check_ndims, to_py_err};
+
+/// A 1-D float64 array as an owned vector (copies; the arrays of one smile are small).
+fn to_vec(a: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
+    a.as_array().iter().copied().collect()
+}
+
+/// Raw SVI fit of one smile: `(a, b, rho, m, sigma, rmse, min_g, repaired)`.
+///
+/// `k` log-moneyness ln(K/F), `w` total implied variance, `weights` least-squares weights, `t`
+/// the expiry in years. See `strikegrid_core::svi::calibrate`.
+#[pyfunction]
+#[pyo3(signature = (k, w, weights, t))]
+#[allow(clippy::type_complexity)]
+fn svi_calibrate(
+    py: Python<'_>,
+    k: PyReadonlyArray1<'_, f64>,
+    w: PyReadonlyArray1<'_, f64>,
+    weights: PyReadonlyArray1<'_, f64>,
+    t: f64,
+) -> PyResult<(f64, f64, f64, f64, f64, f64, f64, bool)> {
+    let (k, w, weights) = (to_vec(&k), to_vec(&w), to_vec(&weights));
+    let fit = py
+        .detach(|| calibrate(&k, &w, &weights, t))
+        .map_err(|e| to_py_err(py, e, &[]))?;
+    let p = fit.params;
+    Ok((
+        p.a,
+        p.b,
+        p.rho,
+        p.m,
+        p.sigma,
+        fit.rmse,
+        fit.min_g,
+        fit.repaired,
+    ))
+}
+
+fn raw_svi(py: Python<'_>, params: (f64, f64, f64, f64, f64)) -> PyResult<RawSvi> {
+    let (a, b, rho, m, sigma) = params;
+    let p = RawSvi {
+        a,
+        b,
+        rho,
+        m,
+        sigma,
+    };
+    p.validate().map_err(|e| to_py_err(py, e, &[]))?;
+    Ok(p)
+}
+
+/// Applies `f(params, k, out)` to an array of any shape; the result has `k`'s shape.
+fn map_svi<'py>(
+    py: Python<'py>,
+    p: RawSvi,
+    k: PyReadonlyArrayDyn<'py, f64>,
+    f: fn(&RawSvi, &[f64], &mut [f64]),
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    check_ndims(py, &[k.ndim()])?;
+    let shape = k.shape().to_vec();
+    let view = k.as_array();
+    let input: Vec<f64>;
+    let src: &[f64] = match view.as_slice() {
+        Some(s) => s,
+        None => {
+            input = view.iter().copied().collect();
+            &input
+        }
+    };
+    let mut out = vec![0.0; src.len()];
+    py.detach(|| f(&p, src, &mut out));
+    PyArray1::from_vec(py, out).reshape(shape)
+}
+
+/// Raw SVI total variance `w(k)` for `params = (a, b, rho, m, sigma)` over an array of any shape.
+#[pyfunction]
+fn svi_total_variance<'py>(
+    py: Python<'py>,
+    params: (f64, f64, f64, f64, f64),
+    k: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let p = raw_svi(py, params)?;
+    map_svi(py, p, k, total_variance_into)
+}
+
+/// Gatheral's density function `g(k)` of a raw SVI smile (no butterfly arbitrage iff `g >= 0`;
+/// `-inf` where the total variance is not positive).
+#[pyfunction]
+fn svi_g<'py>(
+    py: Python<'py>,
+    params: (f64, f64, f64, f64, f64),
+    k: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let p = raw_svi(py, params)?;
+    map_svi(py, p, k, g_into)
+}
+
+/// Power-law SSVI fit over several expiries: `(rho, eta, gamma, rmse, thetas_used)`.
+///
+/// `ts[i]`, `thetas[i]` (ATM total variance) and the arrays `ks[i]`, `ws[i]`, `weights[i]`
+/// describe expiry `i`. `thetas_used` is the cumulative maximum of the thetas in `t` order, in
+/// the input order. See `strikegrid_core::ssvi::calibrate_ssvi`.
+#[pyfunction]
+#[pyo3(signature = (ts, thetas, ks, ws, weights))]
+#[allow(clippy::type_complexity)]
+fn ssvi_calibrate<'py>(
+    py: Python<'py>,
+    ts: Vec<f64>,
+    thetas: Vec<f64>,
+    ks: Vec<PyReadonlyArray1<'py, f64>>,
+    ws: Vec<PyReadonlyArray1<'py, f64>>,
+    weights: Vec<PyReadonlyArray1<'py, f64>>,
+) -> PyResult<(f64, f64, f64, f64, Bound<'py, PyArray1<f64>>)> {
+    let n = ts.len();
+    if thetas.len() != n || ks.len() != n || ws.len() != n || weights.len() != n {
+        return Err(to_py_err(
+            py,
+            Error::Shape(format!(
+                "ts, thetas, ks, ws and weights must have the same length, got {}, {}, {}, {} and {}",
+                n,
+                thetas.len(),
+                ks.len(),
+                ws.len(),
+                weights.len()
+            )),
+            &[],
+        ));
+    }
+    let slices: Vec<SsviSlice> = (0..n)
+        .map(|i| SsviSlice {
+            t: ts[i],
+            theta: thetas[i],
+            k: to_vec(&ks[i]),
+            w: to_vec(&ws[i]),
+            weights: to_vec(&weights[i]),
+        })
+        .collect();
+    let fit = py
+        .detach(|| calibrate_ssvi(&slices))
+        .map_err(|e| to_py_err(py, e, &[]))?;
+    let p = fit.params;
+    Ok((p.rho, p.eta, p.gamma, fit.rmse, fit.thetas.to_pyarray(py)))
+}
+
+/// The broadcast shape of two shapes (numpy rules), or `None` if they do not broadcast.
+fn broadcast_shape(x: &[usize], y: &[usize]) -> Option<Vec<usize>> {
+    let n = x.len().max(y.len());
+    let mut out = vec![0; n];
+    for (i, o) in out.iter_mut().enumerate() {
+        let dx = if i + x.len() >= n {
+            x[i + x.len() - n]
+        } else {
+            1
+        };
+        let dy = if i + y.len() >= n {
+            y[i + y.len() - n]
+        } else {
+            1
+        };
+        *o = if dx == dy || dy == 1 {
+            dx
+        } else if dx == 1 {
+            dy
+        } else {
+            return None;
+        };
+    }
+    Some(out)
+}
+
+/// SSVI total variance `w(k, theta)` for `params = (rho, eta, gamma)`; `k` and `theta` broadcast
+/// against each other like numpy arrays.
+#[pyfunction]
+fn ssvi_total_variance<'py>(
+    py: Python<'py>,
+    params: (f64, f64, f64),
+    k: PyReadonlyArrayDyn<'py, f64>,
+    theta: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let (rho, eta, gamma) = params;
+    let p = Ssvi { rho, eta, gamma };
+    p.validate().map_err(|e| to_py_err(py, e, &[]))?;
+    check_ndims(py, &[k.ndim(), theta.ndim()])?;
+    let Some(shape) = broadcast_shape(k.shape(), theta.shape()) else {
+        return Err(to_py_err(
+            py,
+            Error::Shape(format!(
+                "k and theta do not broadcast: shapes {:?} and {:?}",
+                k.shape(),
+                theta.shape()
+            )),
+            &[],
+        ));
+    };
+    let (kv, tv): (ArrayViewD<'_, f64>, ArrayViewD<'_, f64>) = (k.as_array(), theta.as_array());
+    let kb = kv.broadcast(IxDyn(&shape)).expect("checked broadcast");
+    let tb = tv.broadcast(IxDyn(&shape)).expect("checked broadcast");
+    let result: Result<Vec<f64>, Error> = py.detach(|| {
+        let mut out = Vec::with_capacity(kb.len());
+        for (i, (&k, &th)) in kb.iter().zip(tb.iter()).enumerate() {
+            if !(th.is_finite() && th >= 0.0) {
+                return Err(Error::InvalidInput {
+                    arg: "theta",
+                    index: i,
+                    reason: format!("ATM total variance must be finite and >= 0, got {th}"),
+                });
+            }
+            out.push(p.total_variance(k, th));
+        }
+        Ok(out)
+    });
+    let out = result.map_err(|e| to_py_err(py, e, &shape))?;
+    PyArray1::from_vec(py, out).reshape(shape)
+}
 
 /// Adds this module's functions to `strikegrid._core`.
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(svi_calibrate, m)?)?;
+    m.add_function(wrap_pyfunction!(svi_total_variance, m)?)?;
+    m.add_function(wrap_pyfunction!(svi_g, m)?)?;
+    m.add_function(wrap_pyfunction!(ssvi_calibrate, m)?)?;
+    m.add_function(wrap_pyfunction!(ssvi_total_variance, m)?)?;
     Ok(())
 }
