@@ -29,8 +29,8 @@ def _delta_band(chain: sg.Chain, surface: sg.Surface) -> np.ndarray:
     """Quotes with both sides and |Black delta on the forward| in [0.05, 0.95]."""
     mid = surface.quote_vols["mid"]
     f = np.asarray(surface.forward(chain.t))
-    sd = mid * np.sqrt(chain.t)
     with np.errstate(invalid="ignore", divide="ignore"):
+        sd = mid * np.sqrt(np.maximum(chain.t, 0.0))
         d1 = np.log(f / chain.strike) / sd + 0.5 * sd
     delta = np.where(chain.kind > 0, sg.norm_cdf(d1), sg.norm_cdf(d1) - 1.0)
     both = np.isfinite(surface.quote_vols["bid"]) & np.isfinite(surface.quote_vols["ask"])

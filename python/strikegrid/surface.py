@@ -15,9 +15,11 @@
    vega), repaired where its density g(k) would go negative; or, with ``model="ssvi"``, one
    SSVI surface (Gatheral & Jacquier 2014) over all expiries, free of static arbitrage by
    construction.
-4. Calendar check: total variance must not decrease with expiry at any log-moneyness of the
-   data; a later SVI slice that crosses below an earlier one is lifted (its level ``a`` raised by
-   the largest crossing) and the repair is reported.
+4. Calendar: total variance must not decrease with expiry at any log-moneyness. The evaluated
+   surface takes, at each log-moneyness, the running maximum of the slices' total variance over
+   expiries, so it is calendar-monotone everywhere (a later smile that dips below an earlier
+   one is floored there; the kink this makes only adds density, so it creates no butterfly
+   arbitrage), and the report lists every slice that dipped within the quoted range.
 
 Between expiries the total variance is interpolated linearly in time at constant
 log-moneyness; before the first expiry it scales from 0 (w ∝ t), after the last it grows in
@@ -28,7 +30,7 @@ which SVI fits with a non-negative density satisfy).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +74,11 @@ class SliceFit:
     inside_share: float
     min_g: float
     repaired: bool
-    calendar_lift: float = 0.0
+    #: Range of the quoted log-moneyness the slice was fitted to.
+    k_range: tuple[float, float] = (0.0, 0.0)
+    #: Largest dip of this slice's total variance below the previous slice's within their
+    #: common quoted range (0: none); the surface uses the earlier slice's value there.
+    calendar_dip: float = 0.0
 
 
 @dataclass
@@ -97,8 +103,8 @@ class SurfaceReport:
             notes = []
             if s.repaired:
                 notes.append("butterfly repaired")
-            if s.calendar_lift > 0:
-                notes.append(f"lifted {s.calendar_lift:.2e} for calendar")
+            if s.calendar_dip > 0:
+                notes.append(f"dips {s.calendar_dip:.1e} below the previous expiry: floored")
             lines.append(
                 f"{s.t:8.4f} {s.forward:12.4f} {s.discount:9.6f} {s.parity.method:>8} "
                 f"{s.quotes:6d} {100 * s.rmse_vol:8.3f} {100 * s.inside_share:6.1f}% "
@@ -194,10 +200,15 @@ class Surface:
             slices, skipped = _fit_ssvi(chain, parities, quote_vols, fwd, min_quotes)
         if not slices:
             raise InputError("chain: no expiry has enough usable quotes to fit a smile")
-        slices = _calendar_repair(slices) if model == "svi" else slices
+        crossings = _calendar_violations(slices)
+        slices = [
+            replace(s, calendar_dip=dict(crossings).get(i, 0.0)) for i, s in enumerate(slices)
+        ]
         report = SurfaceReport(model, slices, skipped)
         report.butterfly_ok = all(s.min_g >= -1e-9 for s in slices)
-        report.calendar_ok = not _calendar_violations(slices)
+        # The evaluated surface takes the running maximum over expiries (see total_variance),
+        # so it is calendar-monotone by construction; the report shows where that was needed.
+        report.calendar_ok = True
         return cls(chain, model, slices, report, quote_vols)
 
     # --------------------------------------------------------------- evaluation
@@ -219,6 +230,14 @@ class Surface:
         out = np.exp(-r * t)
         return out if out.ndim else float(out)
 
+    def _envelope(self, k: FloatArray, upto: int) -> FloatArray:
+        """Total variance of slices 0..upto at k, each raised to the running maximum of the
+        earlier ones: calendar monotone everywhere, the smiles themselves where they already
+        are (a kink where a later slice would dip only adds density, so no butterfly
+        arbitrage is created)."""
+        w = np.stack([_svi_w(self._params[i], k) for i in range(upto + 1)])
+        return np.asarray(np.maximum.accumulate(w, axis=0), dtype=np.float64)
+
     def total_variance(self, k: Any, expiry: Any) -> FloatArray:
         """Total implied variance at log-moneyness ``k = ln(K/F(t))`` and each expiry."""
         k_arr = np.asarray(k, dtype=np.float64)
@@ -231,12 +250,12 @@ class Surface:
             sel = idx == j
             kk, tt = k_arr[sel], t[sel]
             if j == 0:
-                out[sel] = _svi_w(self._params[0], kk) * tt / ts[0]
+                out[sel] = self._envelope(kk, 0)[0] * tt / ts[0]
             elif j == len(ts):
-                out[sel] = _svi_w(self._params[-1], kk) * tt / ts[-1]
+                out[sel] = self._envelope(kk, j - 1)[-1] * tt / ts[-1]
             else:
-                w0 = _svi_w(self._params[j - 1], kk)
-                w1 = _svi_w(self._params[j], kk)
+                env = self._envelope(kk, j)
+                w0, w1 = env[j - 1], env[j]
                 a = (tt - ts[j - 1]) / (ts[j] - ts[j - 1])
                 out[sel] = w0 + a * (w1 - w0)
         return out
@@ -442,6 +461,7 @@ def _fit_svi_slices(
                 inside_share=share,
                 min_g=float(min_g),
                 repaired=bool(repaired),
+                k_range=(float(k.min()), float(k.max())),
             )
         )
     return slices, skipped
@@ -504,48 +524,27 @@ def _fit_ssvi(
                 inside_share=share,
                 min_g=float(g.min()),
                 repaired=False,
+                k_range=(float(k.min()), float(k.max())),
             )
         )
     return slices, skipped
 
 
-def _calendar_grid(slices: list[SliceFit]) -> FloatArray:
-    ks = [s.params[3] for s in slices]
-    lo = min(min(ks) - 1.0, -1.0)
-    hi = max(max(ks) + 1.0, 1.0)
-    return np.linspace(lo, hi, 801)
+def _calendar_grid(earlier: SliceFit, later: SliceFit) -> FloatArray:
+    """Log-moneyness where both slices are backed by quotes (their overlap); beyond the data
+    the wings are extrapolation, not evidence of arbitrage in the quotes."""
+    lo = max(earlier.k_range[0], later.k_range[0])
+    hi = min(earlier.k_range[1], later.k_range[1])
+    if hi <= lo:
+        return np.array([0.0])
+    return np.linspace(lo, hi, 401)
 
 
 def _calendar_violations(slices: list[SliceFit]) -> list[tuple[int, float]]:
-    grid = _calendar_grid(slices)
     bad = []
     for i in range(1, len(slices)):
+        grid = _calendar_grid(slices[i - 1], slices[i])
         gap = float(np.max(_svi_w(slices[i - 1].params, grid) - _svi_w(slices[i].params, grid)))
         if gap > CALENDAR_TOL:
             bad.append((i, gap))
     return bad
-
-
-def _calendar_repair(slices: list[SliceFit]) -> list[SliceFit]:
-    """Lift each slice that dips below its predecessor by the largest dip (raising SVI's
-    level a keeps the smile's shape and cannot create butterfly arbitrage: it only adds
-    total variance)."""
-    grid = _calendar_grid(slices)
-    out = [slices[0]]
-    for s in slices[1:]:
-        prev = out[-1]
-        gap = float(np.max(_svi_w(prev.params, grid) - _svi_w(s.params, grid)))
-        if gap > 0:
-            a, b, rho, m, sigma = s.params
-            lifted = (a + gap + CALENDAR_TOL, b, rho, m, sigma)
-            g = np.asarray(_core.svi_g(lifted, grid))
-            s = SliceFit(
-                **{
-                    **s.__dict__,
-                    "params": lifted,
-                    "calendar_lift": gap + CALENDAR_TOL,
-                    "min_g": float(min(s.min_g, g.min())),
-                }
-            )
-        out.append(s)
-    return out
