@@ -137,3 +137,10 @@ def ssvi_total_variance(
     k: npt.NDArray[np.float64],
     theta: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]: ...
+def svi_surface_vol(
+    ts: npt.NDArray[np.float64],
+    log_forward: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]: ...

@@ -112,16 +112,16 @@ def fit_parity(
     k0 = float(ks[0])
 
     def irls(design: FloatArray) -> FloatArray:
-        w = 1.0 / ss**2
-        coef = np.zeros(design.shape[1])
+        w: FloatArray = np.asarray(1.0 / ss**2, dtype=np.float64)
+        coef: FloatArray = np.zeros(design.shape[1])
         for _ in range(20):
             sw = np.sqrt(w)
             new, *_ = np.linalg.lstsq(design * sw[:, None], ys * sw, rcond=None)
             resid = (ys - design @ new) / (0.5 * ss)
-            w = np.where(np.abs(resid) <= HUBER, 1.0, HUBER / np.maximum(np.abs(resid), 1e-300))
-            w = w / ss**2
+            huber = np.where(np.abs(resid) <= HUBER, 1.0, HUBER / np.maximum(np.abs(resid), 1e-300))
+            w = np.asarray(huber / ss**2, dtype=np.float64)
             done = np.allclose(new, coef, rtol=1e-12, atol=1e-14)
-            coef = new
+            coef = np.asarray(new, dtype=np.float64)
             if done:
                 break
         return coef

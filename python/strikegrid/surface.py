@@ -31,7 +31,6 @@ which SVI fits with a non-negative density satisfy).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,6 +144,7 @@ class Surface:
         self._log_f = np.log([s.forward for s in slices])
         self._log_df = np.log([s.discount for s in slices])
         self._params = [s.params for s in slices]
+        self._param_array = np.array(self._params, dtype=np.float64).reshape(-1, 5)
         #: Implied vols of every chain row: "bid", "ask", "mid" (NaN where none).
         self.quote_vols = quote_vols
 
@@ -230,46 +230,51 @@ class Surface:
         out = np.exp(-r * t)
         return out if out.ndim else float(out)
 
-    def _envelope(self, k: FloatArray, upto: int) -> FloatArray:
-        """Total variance of slices 0..upto at k, each raised to the running maximum of the
-        earlier ones: calendar monotone everywhere, the smiles themselves where they already
-        are (a kink where a later slice would dip only adds density, so no butterfly
-        arbitrage is created)."""
-        w = np.stack([_svi_w(self._params[i], k) for i in range(upto + 1)])
-        return np.asarray(np.maximum.accumulate(w, axis=0), dtype=np.float64)
-
     def total_variance(self, k: Any, expiry: Any) -> FloatArray:
-        """Total implied variance at log-moneyness ``k = ln(K/F(t))`` and each expiry."""
+        """Total implied variance at log-moneyness ``k = ln(K/F(t))`` and each expiry.
+
+        Each slice is raised to the running maximum of the earlier slices at the same k, so
+        the surface is calendar-monotone everywhere (the smiles themselves where they already
+        are; a kink where a later slice would dip only adds density, so no butterfly arbitrage
+        is created). Between expiries: linear in time; before the first: w proportional to t;
+        after the last: the last slice scaled by t / t_last.
+        """
         k_arr = np.asarray(k, dtype=np.float64)
         t = self._times(expiry)
         k_arr, t = np.broadcast_arrays(k_arr, t)
-        out = np.empty(k_arr.shape)
+        flat_k, flat_t = k_arr.ravel(), t.ravel()
         ts = self._t
-        idx = np.searchsorted(ts, t, side="right")
-        for j in np.unique(idx):
-            sel = idx == j
-            kk, tt = k_arr[sel], t[sel]
-            if j == 0:
-                out[sel] = self._envelope(kk, 0)[0] * tt / ts[0]
-            elif j == len(ts):
-                out[sel] = self._envelope(kk, j - 1)[-1] * tt / ts[-1]
-            else:
-                env = self._envelope(kk, j)
-                w0, w1 = env[j - 1], env[j]
-                a = (tt - ts[j - 1]) / (ts[j] - ts[j - 1])
-                out[sel] = w0 + a * (w1 - w0)
-        return out
+        n = len(ts)
+        env = np.empty((n, flat_k.size))
+        for i, p in enumerate(self._params):
+            env[i] = _svi_w(p, flat_k)
+        np.maximum.accumulate(env, axis=0, out=env)
+        j = np.searchsorted(ts, flat_t, side="right")
+        lo = np.clip(j - 1, 0, n - 1)
+        hi = np.clip(j, 0, n - 1)
+        cols = np.arange(flat_k.size)
+        w_lo, w_hi = env[lo, cols], env[hi, cols]
+        t_lo, t_hi = ts[lo], ts[hi]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = np.where(t_hi > t_lo, (flat_t - t_lo) / (t_hi - t_lo), 0.0)
+            inside = w_lo + a * (w_hi - w_lo)
+            before = w_hi * flat_t / ts[0]
+            after = w_lo * flat_t / ts[-1]
+        out = np.where(j == 0, before, np.where(j == n, after, inside))
+        return out.reshape(k_arr.shape)
 
     def vol(self, strike: Any, expiry: Any) -> FloatArray | float:
         """Implied volatility at each strike and expiry (broadcast)."""
         k_in = np.asarray(strike, dtype=np.float64)
         t = self._times(expiry)
         k_in, t = np.broadcast_arrays(k_in, t)
-        f = np.exp(np.interp(t, self._t, self._log_f))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = self.total_variance(np.log(k_in / f), t)
-            out = np.sqrt(np.maximum(w, 0.0) / t)
-        out = np.where(t > 0, out, np.nan)
+        out = _core.svi_surface_vol(
+            self._t,
+            self._log_f,
+            self._param_array,
+            np.array(k_in, dtype=np.float64, order="C"),
+            np.array(t, dtype=np.float64, order="C"),
+        )
         return out if out.ndim else float(out)
 
     def prob_below(self, strike: Any, expiry: Any) -> FloatArray | float:
@@ -311,8 +316,8 @@ class Surface:
         if ax is None:
             cols = min(4, len(slices))
             rows = -(-len(slices) // cols)
-            fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
-            axes = axes.ravel()
+            fig, grid = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+            axes = list(grid.ravel())
         else:
             fig, axes = ax.figure, [ax] * len(slices)
         t_all = np.asarray(self.chain.t)
@@ -331,24 +336,13 @@ class Surface:
 
 # ---------------------------------------------------------------------- helpers
 def _to_years(expiry: Any, chain: Chain) -> FloatArray:
-    """Year fractions from the chain's quote time."""
-    if isinstance(expiry, (str, date, datetime, np.datetime64)) or (
-        isinstance(expiry, np.ndarray) and expiry.dtype.kind in "MUO"
-    ):
-        when = np.asarray(expiry, dtype="datetime64[s]")
-        quote = np.datetime64(
-            chain.quote_time.replace(tzinfo=None) - chain.quote_time.utcoffset(), "s"
-        )  # type: ignore[operator]
-        # A bare date means that expiry's settlement instant when the chain lists it.
-        t = (when - quote).astype(np.float64) / (365.0 * 86400.0)
-        listed = np.asarray(chain.expiry, dtype="datetime64[s]")
-        days = when.astype("datetime64[D]")
-        for e_day, e_t in zip(*np.unique(listed.astype("datetime64[D]"), return_index=True)):
-            hit = days == e_day
-            if np.any(hit):
-                t = np.where(hit, chain.t[e_t], t)
-        return np.asarray(t, dtype=np.float64)
-    return np.asarray(expiry, dtype=np.float64)
+    """Year fractions from the chain's quote time (floats as they are; dates, datetimes, ISO
+    strings and datetime64 by the chain's settlement rules, ACT/365)."""
+    arr = np.asarray(expiry)
+    if arr.dtype.kind in "fiub":
+        return np.asarray(arr, dtype=np.float64)
+    flat = [chain.year_fraction(x.item() if isinstance(x, np.generic) else x) for x in arr.ravel()]
+    return np.asarray(flat, dtype=np.float64).reshape(arr.shape)
 
 
 def _quote_vols(chain: Chain, fwd: FloatArray, disc: FloatArray) -> dict[str, FloatArray]:
@@ -492,8 +486,8 @@ def _fit_ssvi(
     if not data:
         return [], skipped
     rho, eta, gamma, _rmse, thetas = _core.ssvi_calibrate(
-        np.array([d[0] for d in data]),
-        np.array([d[9] for d in data]),
+        [float(d[0]) for d in data],
+        [float(d[9]) for d in data],
         [np.ascontiguousarray(d[3]) for d in data],
         [np.ascontiguousarray(d[7]) for d in data],
         [np.ascontiguousarray(d[8]) for d in data],

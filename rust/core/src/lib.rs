@@ -27,6 +27,7 @@ pub mod quadrature;
 pub mod special;
 pub mod ssvi;
 pub mod svi;
+pub mod svi_surface;
 pub mod tile;
 pub mod validate;
 

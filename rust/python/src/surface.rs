@@ -226,6 +226,76 @@ fn ssvi_total_variance<'py>(
     PyArray1::from_vec(py, out).reshape(shape)
 }
 
+/// Implied vols of a surface of SVI slices at (strike, expiry) points of one shape
+/// (`strikegrid_core::svi_surface`): `ts` expiries, `log_forward` ln F per expiry, `params` an
+/// (n, 5) array of (a, b, rho, m, sigma) per slice.
+#[pyfunction]
+#[pyo3(signature = (ts, log_forward, params, strike, expiry))]
+fn svi_surface_vol<'py>(
+    py: Python<'py>,
+    ts: PyReadonlyArray1<'py, f64>,
+    log_forward: PyReadonlyArray1<'py, f64>,
+    params: numpy::PyReadonlyArray2<'py, f64>,
+    strike: PyReadonlyArrayDyn<'py, f64>,
+    expiry: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let (ts, lf) = (to_vec(&ts), to_vec(&log_forward));
+    let pv = params.as_array();
+    if pv.ncols() != 5 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "params: expected an (n, 5) array of (a, b, rho, m, sigma)",
+        ));
+    }
+    let slices: Vec<RawSvi> = pv
+        .rows()
+        .into_iter()
+        .map(|r| RawSvi {
+            a: r[0],
+            b: r[1],
+            rho: r[2],
+            m: r[3],
+            sigma: r[4],
+        })
+        .collect();
+    if strike.shape() != expiry.shape() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "strike and expiry must have the same shape (broadcast them first)",
+        ));
+    }
+    let shape = strike.shape().to_vec();
+    // Borrow C-contiguous inputs; copy anything else.
+    let k_owned;
+    let k: &[f64] = match strike.as_slice() {
+        Ok(s) => s,
+        Err(_) => {
+            k_owned = strike.as_array().iter().copied().collect::<Vec<f64>>();
+            &k_owned
+        }
+    };
+    let t_owned;
+    let t: &[f64] = match expiry.as_slice() {
+        Ok(s) => s,
+        Err(_) => {
+            t_owned = expiry.as_array().iter().copied().collect::<Vec<f64>>();
+            &t_owned
+        }
+    };
+    let out = unsafe { PyArrayDyn::<f64>::new(py, shape, false) };
+    {
+        // SAFETY: `out` was just created here, is C-contiguous and not shared yet.
+        let o = unsafe { out.as_slice_mut() }
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("internal: {e}")))?;
+        let surface = strikegrid_core::svi_surface::Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &slices,
+        };
+        py.detach(|| strikegrid_core::svi_surface::vol_into(&surface, k, t, o))
+            .map_err(|e| to_py_err(py, e, &[]))?;
+    }
+    Ok(out)
+}
+
 /// Adds this module's functions to `strikegrid._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(svi_calibrate, m)?)?;
@@ -233,5 +303,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(svi_g, m)?)?;
     m.add_function(wrap_pyfunction!(ssvi_calibrate, m)?)?;
     m.add_function(wrap_pyfunction!(ssvi_total_variance, m)?)?;
+    m.add_function(wrap_pyfunction!(svi_surface_vol, m)?)?;
     Ok(())
 }

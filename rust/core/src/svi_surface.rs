@@ -1,0 +1,217 @@
+//! Evaluation of a surface made of raw SVI slices at many (strike, expiry) points.
+//!
+//! Each slice i (expiry t_i, forward F_i) is raised to the running maximum of the earlier
+//! slices' total variance at the same log-moneyness, so the surface is calendar-monotone
+//! everywhere; between expiries the total variance is linear in time at constant
+//! log-moneyness k = ln(K/F(t)), ln F is linear in time; before the first expiry w grows in
+//! proportion to t, after the last the last slice is scaled by t / t_last. Points are processed
+//! in chunks, one slice at a time over the chunk, so that the inner loops vectorise.
+
+use rayon::prelude::*;
+
+use crate::dispatch::multiversion;
+use crate::error::{Error, Result};
+use crate::fastmath::{ln, Arith};
+use crate::svi::RawSvi;
+
+/// Points per chunk (a slice's pass over a chunk stays in L1).
+const CHUNK: usize = 512;
+/// Above this many points the work is split over the rayon pool.
+const PARALLEL: usize = 16 * CHUNK;
+
+/// The slices of a surface, in increasing expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct Slices<'a> {
+    /// Expiries in years, strictly increasing.
+    pub ts: &'a [f64],
+    /// ln F at each expiry.
+    pub log_forward: &'a [f64],
+    /// The SVI parameters of each slice.
+    pub params: &'a [RawSvi],
+}
+
+impl Slices<'_> {
+    fn check(&self) -> Result<()> {
+        let n = self.ts.len();
+        if n == 0 || self.log_forward.len() != n || self.params.len() != n {
+            return Err(Error::Shape(
+                "a surface needs at least one slice, with one expiry, forward and parameter set \
+                 each"
+                    .into(),
+            ));
+        }
+        let increasing = self.ts.windows(2).all(|w| w[1] > w[0]);
+        if !increasing || self.ts[0].partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return Err(Error::Shape(
+                "slice expiries must be positive and strictly increasing".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Implied vols at (strike[i], expiry[i]) into `out` (equal lengths). NaN where expiry <= 0 or
+/// the strike is not positive.
+pub fn vol_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> Result<()> {
+    s.check()?;
+    if strike.len() != out.len() || expiry.len() != out.len() {
+        return Err(Error::Shape(
+            "strike, expiry and output differ in length".into(),
+        ));
+    }
+    if out.len() < PARALLEL {
+        for ((k, t), o) in strike
+            .chunks(CHUNK)
+            .zip(expiry.chunks(CHUNK))
+            .zip(out.chunks_mut(CHUNK))
+        {
+            chunk(s, k, t, o);
+        }
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(strike.par_chunks(CHUNK))
+            .zip(expiry.par_chunks(CHUNK))
+            .for_each(|((o, k), t)| chunk(s, k, t, o));
+    }
+    Ok(())
+}
+
+multiversion! {
+    fn chunk(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) => chunk_body
+}
+
+#[inline(always)]
+fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) {
+    let m = out.len();
+    let n = s.ts.len();
+    let mut k = [0.0f64; CHUNK];
+    let mut lo = [0usize; CHUNK];
+    let mut env = [0.0f64; CHUNK];
+    let mut w_lo = [0.0f64; CHUNK];
+    let mut w_hi = [0.0f64; CHUNK];
+    // Bracketing slices and log-moneyness per point.
+    for i in 0..m {
+        let t = expiry[i];
+        let j = s.ts.partition_point(|&x| x <= t); // first slice after t
+        lo[i] = j;
+        let lf = if j == 0 {
+            s.log_forward[0]
+        } else if j == n {
+            s.log_forward[n - 1]
+        } else {
+            let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
+            s.log_forward[j - 1] + a * (s.log_forward[j] - s.log_forward[j - 1])
+        };
+        k[i] = ln::<A>(strike[i]) - lf;
+    }
+    // One slice at a time over the chunk: the running maximum, and the values each point needs.
+    for (idx, p) in s.params.iter().enumerate() {
+        for i in 0..m {
+            let x = k[i] - p.m;
+            let w = A::mla(
+                p.b,
+                A::mla(p.rho, x, (A::mla(x, x, p.sigma * p.sigma)).sqrt()),
+                p.a,
+            );
+            let e = if idx == 0 { w } else { env[i].max(w) };
+            env[i] = e;
+            // Point i needs slice lo-1 (below) and lo (above), clamped at the ends.
+            let below = lo[i].saturating_sub(1).min(n - 1);
+            let above = lo[i].min(n - 1);
+            if idx == below {
+                w_lo[i] = e;
+            }
+            if idx == above {
+                w_hi[i] = e;
+            }
+        }
+    }
+    for i in 0..m {
+        let t = expiry[i];
+        let j = lo[i];
+        let w = if j == 0 {
+            w_hi[i] * t / s.ts[0]
+        } else if j == n {
+            w_lo[i] * t / s.ts[n - 1]
+        } else {
+            let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
+            A::mla(a, w_hi[i] - w_lo[i], w_lo[i])
+        };
+        let v = (w.max(0.0) / t).sqrt();
+        out[i] = if t > 0.0 && strike[i] > 0.0 {
+            v
+        } else {
+            f64::NAN
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(p: &RawSvi, k: f64) -> f64 {
+        p.a + p.b * (p.rho * (k - p.m) + ((k - p.m).powi(2) + p.sigma * p.sigma).sqrt())
+    }
+
+    #[test]
+    fn interpolates_in_total_variance_and_floors_calendar_dips() {
+        let p1 = RawSvi {
+            a: 0.01,
+            b: 0.1,
+            rho: -0.5,
+            m: 0.0,
+            sigma: 0.1,
+        };
+        // The second slice dips below the first for k > 0.3.
+        let p2 = RawSvi {
+            a: 0.02,
+            b: 0.05,
+            rho: -0.9,
+            m: 0.0,
+            sigma: 0.1,
+        };
+        let (ts, lf) = ([0.5, 1.0], [100f64.ln(), 102f64.ln()]);
+        let params = [p1, p2];
+        let s = Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &params,
+        };
+        let strikes: Vec<f64> = (0..200).map(|i| 50.0 + i as f64).collect();
+        for &t in &[0.1, 0.5, 0.75, 1.0, 2.0] {
+            let tv = vec![t; strikes.len()];
+            let mut out = vec![0.0; strikes.len()];
+            vol_into(&s, &strikes, &tv, &mut out).unwrap();
+            for (k_abs, v) in strikes.iter().zip(&out) {
+                let lf = if t <= 0.5 {
+                    lf[0]
+                } else if t >= 1.0 {
+                    lf[1]
+                } else {
+                    lf[0] + (t - 0.5) / 0.5 * (lf[1] - lf[0])
+                };
+                let k = k_abs.ln() - lf;
+                let w1 = w(&p1, k);
+                let w2 = w(&p2, k).max(w1);
+                let want = if t < 0.5 {
+                    w1 * t / 0.5
+                } else if t >= 1.0 {
+                    w2 * t / 1.0
+                } else {
+                    w1 + (t - 0.5) / 0.5 * (w2 - w1)
+                };
+                assert!((v * v * t - want).abs() < 1e-13, "t {t} K {k_abs}");
+            }
+        }
+        let mut out = [0.0];
+        vol_into(&s, &[100.0], &[0.0], &mut out).unwrap();
+        assert!(out[0].is_nan());
+        let bad = Slices {
+            ts: &[1.0, 0.5],
+            log_forward: &lf,
+            params: &params,
+        };
+        assert!(vol_into(&bad, &[100.0], &[1.0], &mut out).is_err());
+    }
+}
