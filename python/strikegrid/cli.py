@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _core, greeks, price
+from .chain import Chain
 from .sample import SAMPLE_CHAIN, load_sample_chain
+from .surface import Surface
 
 #: 3-month US T-bill yield at the start of January 2011 (about 0.15%), continuously compounded.
 SAMPLE_RATE = 0.0015
@@ -69,6 +71,27 @@ def _demo(out: _Writer) -> int:
     out(
         f"\nBSM grid {ks.shape[0]} strikes x {ts.shape[1]} expiries x 2 kinds = {n:,} prices "
         f"in {elapsed * 1e3:.1f} ms ({n / elapsed / 1e6:.0f} M options/s)"
+    )
+    # From the raw quotes: validation, parity forwards, implied vols, an arbitrage-checked
+    # SVI surface, and the early-exercise view of an American put on the same level.
+    raw = Chain.sample()
+    rep = raw.report()
+    surface = Surface.fit(raw, rate=SAMPLE_RATE)
+    out(f"\nChain.sample(): {rep.n_usable} of {len(raw)} quotes usable for fitting")
+    out(str(surface.report()))
+    t_q = 0.25
+    strikes_q = np.array([1150.0, 1250.0, 1350.0])
+    vols_q = np.asarray(surface.vol(strikes_q, t_q))
+    probs = np.asarray(surface.prob_below(strikes_q, t_q))
+    for kq, vq, pq in zip(strikes_q, vols_q, probs):
+        out(f"3-month strike {kq:.0f}: surface vol {vq:.2%}, P(SPX < strike) = {pq:.1%}")
+    am = float(
+        price("put", spot, 1250.0, t_q, float(vols_q[1]), SAMPLE_RATE, 0.018, exercise="american")
+    )
+    eu = float(price("put", spot, 1250.0, t_q, float(vols_q[1]), SAMPLE_RATE, 0.018))
+    out(
+        f"American 1250 put, 3 months: {am:.3f} (European {eu:.3f}, early-exercise premium "
+        f"{am - eu:.3f})"
     )
     return 0
 

@@ -742,7 +742,9 @@ impl Engine {
                 }
             }
         }
-        let price = (eu.price + prem).max(1.0 - s);
+        // The early-exercise premium is non-negative; quadrature must not make it a hair
+        // negative.
+        let price = (eu.price + prem.max(0.0)).max(1.0 - s);
         (price, eu.delta + dprem, eu.gamma + gprem)
     }
 }

@@ -209,8 +209,32 @@ impl Pricer<'_> {
         } else {
             *c
         };
-        self.core(&c, false)[0]
+        let v = self.core(&c, false)[0];
+        if self.dividends.is_empty() && !v.is_nan() {
+            // American >= European holds exactly for the true values: keep it for the numbers
+            // too, against the European kernel's own value (engines round differently, and the
+            // lattice's discretisation error can fall either side).
+            v.max(european_kernel(&c))
+        } else {
+            v
+        }
     }
+}
+
+/// The European premium from the European kernels (the values `sg.price` returns).
+fn european_kernel(c: &Contract) -> f64 {
+    crate::european::price_one(
+        Model::Bsm,
+        c.phi,
+        c.spot,
+        c.strike,
+        c.expiry,
+        c.vol,
+        c.rate,
+        c.div,
+        OnInvalid::Nan,
+    )
+    .unwrap_or(f64::NAN)
 }
 
 /// Value of an American option when the vol is 0: the best of exercising at any time u in
