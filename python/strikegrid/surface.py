@@ -267,14 +267,7 @@ class Surface:
         """Implied volatility at each strike and expiry (broadcast)."""
         k_in = np.asarray(strike, dtype=np.float64)
         t = self._times(expiry)
-        k_in, t = np.broadcast_arrays(k_in, t)
-        out = _core.svi_surface_vol(
-            self._t,
-            self._log_f,
-            self._param_array,
-            np.array(k_in, dtype=np.float64, order="C"),
-            np.array(t, dtype=np.float64, order="C"),
-        )
+        out = _core.svi_surface_vol(self._t, self._log_f, self._param_array, k_in, t)
         return out if out.ndim else float(out)
 
     def prob_below(self, strike: Any, expiry: Any) -> FloatArray | float:

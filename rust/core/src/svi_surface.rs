@@ -104,26 +104,27 @@ fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f
         };
         k[i] = ln::<A>(strike[i]) - lf;
     }
-    // One slice at a time over the chunk: the running maximum, and the values each point needs.
+    // The slices each point interpolates between (clamped at the ends), as f64 so that the
+    // selects below stay in vector registers.
+    let mut below = [0.0f64; CHUNK];
+    let mut above = [0.0f64; CHUNK];
+    for i in 0..m {
+        below[i] = lo[i].saturating_sub(1).min(n - 1) as f64;
+        above[i] = lo[i].min(n - 1) as f64;
+    }
+    // One slice at a time over the chunk: the running maximum, and the values each point
+    // needs, with branch-free selects so the loop vectorises.
     for (idx, p) in s.params.iter().enumerate() {
+        let fi = idx as f64;
+        let s2 = p.sigma * p.sigma;
+        let first = idx == 0;
         for i in 0..m {
             let x = k[i] - p.m;
-            let w = A::mla(
-                p.b,
-                A::mla(p.rho, x, (A::mla(x, x, p.sigma * p.sigma)).sqrt()),
-                p.a,
-            );
-            let e = if idx == 0 { w } else { env[i].max(w) };
+            let w = A::mla(p.b, A::mla(p.rho, x, A::mla(x, x, s2).sqrt()), p.a);
+            let e = if first { w } else { env[i].max(w) };
             env[i] = e;
-            // Point i needs slice lo-1 (below) and lo (above), clamped at the ends.
-            let below = lo[i].saturating_sub(1).min(n - 1);
-            let above = lo[i].min(n - 1);
-            if idx == below {
-                w_lo[i] = e;
-            }
-            if idx == above {
-                w_hi[i] = e;
-            }
+            w_lo[i] = if below[i] == fi { e } else { w_lo[i] };
+            w_hi[i] = if above[i] == fi { e } else { w_hi[i] };
         }
     }
     for i in 0..m {

@@ -257,29 +257,46 @@ fn svi_surface_vol<'py>(
             sigma: r[4],
         })
         .collect();
-    if strike.shape() != expiry.shape() {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "strike and expiry must have the same shape (broadcast them first)",
-        ));
+    // numpy broadcasting of the two inputs, gathered in C order (a grid of a strike column
+    // and an expiry row is read in place, never materialised in Python).
+    let (ks, ts_in) = (strike.shape().to_vec(), expiry.shape().to_vec());
+    let nd = ks.len().max(ts_in.len());
+    let pad = |s: &[usize]| -> Vec<usize> {
+        let mut v = vec![1; nd - s.len()];
+        v.extend_from_slice(s);
+        v
+    };
+    let (kp, tp) = (pad(&ks), pad(&ts_in));
+    let mut shape = Vec::with_capacity(nd);
+    for (a, b) in kp.iter().zip(&tp) {
+        shape.push(match (a, b) {
+            (x, y) if x == y => *x,
+            (1, y) => *y,
+            (x, 1) => *x,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                    "strike {ks:?} and expiry {ts_in:?} do not broadcast together"
+                )))
+            }
+        });
     }
-    let shape = strike.shape().to_vec();
-    // Borrow C-contiguous inputs; copy anything else.
-    let k_owned;
-    let k: &[f64] = match strike.as_slice() {
-        Ok(s) => s,
-        Err(_) => {
-            k_owned = strike.as_array().iter().copied().collect::<Vec<f64>>();
-            &k_owned
+    let gather = |a: &PyReadonlyArrayDyn<'py, f64>| -> Vec<f64> {
+        let v = a.as_array();
+        let v = v
+            .to_shape(IxDyn(&pad(a.shape())))
+            .expect("adding unit axes always works");
+        let b = v.broadcast(IxDyn(&shape)).expect("shapes checked above");
+        // Fixed-rank iteration is far faster than IxDyn's: the grid case (rank <= 2) gets it.
+        match b.view().into_dimensionality::<numpy::ndarray::Ix2>() {
+            Ok(b2) => b2.iter().copied().collect(),
+            Err(_) => match b.view().into_dimensionality::<numpy::ndarray::Ix1>() {
+                Ok(b1) => b1.iter().copied().collect(),
+                Err(_) => b.iter().copied().collect(),
+            },
         }
     };
-    let t_owned;
-    let t: &[f64] = match expiry.as_slice() {
-        Ok(s) => s,
-        Err(_) => {
-            t_owned = expiry.as_array().iter().copied().collect::<Vec<f64>>();
-            &t_owned
-        }
-    };
+    let (k_vec, t_vec) = (gather(&strike), gather(&expiry));
+    let (k, t) = (k_vec.as_slice(), t_vec.as_slice());
     let out = unsafe { PyArrayDyn::<f64>::new(py, shape, false) };
     {
         // SAFETY: `out` was just created here, is C-contiguous and not shared yet.
