@@ -53,6 +53,10 @@ FloatArray = npt.NDArray[np.float64]
 MIN_QUOTES = 5
 #: Floor of a quote's vol spread in the fit weights (0.1 vol point).
 MIN_VOL_SPREAD = 1e-3
+#: Out-of-the-money quotes with a smaller |delta| than this stay out of the smile fits.
+MIN_DELTA = 0.02
+#: Floor of a quote's vol spread in the fit weights, as a fraction of the slice's median.
+SPREAD_FLOOR = 0.5
 #: Tolerance of the calendar check in total variance.
 CALENDAR_TOL = 1e-10
 
@@ -374,6 +378,13 @@ def _otm_quotes(
     k_all = np.log(chain.strike / forward)
     otm = np.where(chain.kind > 0, chain.strike >= forward, chain.strike < forward)
     sel = rows & otm & np.asarray(chain.usable, dtype=bool) & np.isfinite(vols["mid"])
+    # Far wings (|delta| below MIN_DELTA) carry stale, vendor-interpolated quotes that a
+    # five-parameter smile cannot follow without giving up the money; SVI extrapolates there.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = vols["mid"] * np.sqrt(np.maximum(chain.t, 0.0))
+        d1 = -k_all / sd + 0.5 * sd
+    otm_delta = np.where(chain.kind > 0, np.asarray(norm_cdf(d1)), np.asarray(norm_cdf(-d1)))
+    sel &= otm_delta >= MIN_DELTA
     return k_all[sel], vols["mid"][sel], vols["bid"][sel], vols["ask"][sel]
 
 
@@ -384,7 +395,9 @@ def _weights(mid: FloatArray, bid: FloatArray, ask: FloatArray, t: float) -> Flo
     spread = np.where(
         np.isfinite(spread), spread, np.nanmax(spread) if np.any(np.isfinite(spread)) else 0.05
     )
-    spread = np.maximum(spread, MIN_VOL_SPREAD)
+    # A few stale quotes with very tight spreads in the far wings must not outweigh the
+    # money: floor each spread at a fraction of the slice's median spread.
+    spread = np.maximum(spread, max(MIN_VOL_SPREAD, SPREAD_FLOOR * float(np.median(spread))))
     dw = 2.0 * mid * t * 0.5 * spread  # half-spread in total variance
     return np.asarray(1.0 / dw**2, dtype=np.float64)
 
