@@ -113,8 +113,10 @@ fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f
         above[i] = lo[i].min(n - 1) as f64;
     }
     // One slice at a time over the chunk: the running maximum, and the values each point
-    // needs, with branch-free selects so the loop vectorises.
-    for (idx, p) in s.params.iter().enumerate() {
+    // needs, with branch-free selects so the loop vectorises. Slices after the latest one the
+    // chunk needs are skipped (chunks of one expiry visit only the slices up to it).
+    let last = above[..m].iter().fold(0.0f64, |a, &b| a.max(b)) as usize;
+    for (idx, p) in s.params.iter().enumerate().take(last + 1) {
         let fi = idx as f64;
         let s2 = p.sigma * p.sigma;
         let first = idx == 0;
