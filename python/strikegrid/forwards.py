@@ -115,9 +115,21 @@ def fit_parity(
         w: FloatArray = np.asarray(1.0 / ss**2, dtype=np.float64)
         coef: FloatArray = np.zeros(design.shape[1])
         for _ in range(20):
-            sw = np.sqrt(w)
-            new, *_ = np.linalg.lstsq(design * sw[:, None], ys * sw, rcond=None)
-            resid = (ys - design @ new) / (0.5 * ss)
+            # Weighted normal equations (1 or 2 unknowns) solved in closed form, so no BLAS
+            # thread pool is woken (its spinning threads would compete with the kernels' own).
+            s0 = float(np.sum(w))
+            y0 = float(np.sum(w * ys))
+            if design.shape[1] == 1:
+                x = design[:, 0]
+                new = np.array([float(np.sum(w * x * ys)) / float(np.sum(w * x * x))])
+            else:
+                x = design[:, 1]
+                s1, s2 = float(np.sum(w * x)), float(np.sum(w * x * x))
+                y1 = float(np.sum(w * x * ys))
+                det = s0 * s2 - s1 * s1
+                new = np.array([(s2 * y0 - s1 * y1) / det, (s0 * y1 - s1 * y0) / det])
+            fitted = design[:, 0] * new[0] + (design[:, 1] * new[1] if new.size > 1 else 0.0)
+            resid = (ys - fitted) / (0.5 * ss)
             huber = np.where(np.abs(resid) <= HUBER, 1.0, HUBER / np.maximum(np.abs(resid), 1e-300))
             w = np.asarray(huber / ss**2, dtype=np.float64)
             done = np.allclose(new, coef, rtol=1e-12, atol=1e-14)

@@ -89,20 +89,30 @@ fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f
     let mut env = [0.0f64; CHUNK];
     let mut w_lo = [0.0f64; CHUNK];
     let mut w_hi = [0.0f64; CHUNK];
-    // Bracketing slices and log-moneyness per point.
+    // Bracketing slices and ln F per point (grids repeat expiries: reuse the last search).
+    let mut lf = [0.0f64; CHUNK];
+    let (mut last_t, mut last_j, mut last_lf) = (f64::NAN, 0usize, 0.0f64);
     for i in 0..m {
         let t = expiry[i];
-        let j = s.ts.partition_point(|&x| x <= t); // first slice after t
-        lo[i] = j;
-        let lf = if j == 0 {
-            s.log_forward[0]
-        } else if j == n {
-            s.log_forward[n - 1]
-        } else {
-            let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
-            s.log_forward[j - 1] + a * (s.log_forward[j] - s.log_forward[j - 1])
-        };
-        k[i] = ln::<A>(strike[i]) - lf;
+        if t != last_t {
+            let j = s.ts.partition_point(|&x| x <= t); // first slice after t
+            last_lf = if j == 0 {
+                s.log_forward[0]
+            } else if j == n {
+                s.log_forward[n - 1]
+            } else {
+                let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
+                s.log_forward[j - 1] + a * (s.log_forward[j] - s.log_forward[j - 1])
+            };
+            last_t = t;
+            last_j = j;
+        }
+        lo[i] = last_j;
+        lf[i] = last_lf;
+    }
+    // Log-moneyness: a flat loop the compiler vectorises.
+    for i in 0..m {
+        k[i] = ln::<A>(strike[i]) - lf[i];
     }
     // The slices each point interpolates between (clamped at the ends), as f64 so that the
     // selects below stay in vector registers.

@@ -288,15 +288,47 @@ fn svi_surface_vol<'py>(
         let b = v.broadcast(IxDyn(&shape)).expect("shapes checked above");
         // Fixed-rank iteration is far faster than IxDyn's: the grid case (rank <= 2) gets it.
         match b.view().into_dimensionality::<numpy::ndarray::Ix2>() {
-            Ok(b2) => b2.iter().copied().collect(),
+            Ok(b2) => {
+                let mut out = Vec::with_capacity(b2.len());
+                for row in b2.rows() {
+                    match row.as_slice() {
+                        Some(sl) => out.extend_from_slice(sl),
+                        None => {
+                            // A broadcast (stride-0) or strided row.
+                            let first = row[0];
+                            if row.strides()[0] == 0 {
+                                out.extend(std::iter::repeat_n(first, row.len()));
+                            } else {
+                                out.extend(row.iter().copied());
+                            }
+                        }
+                    }
+                }
+                out
+            }
             Err(_) => match b.view().into_dimensionality::<numpy::ndarray::Ix1>() {
                 Ok(b1) => b1.iter().copied().collect(),
                 Err(_) => b.iter().copied().collect(),
             },
         }
     };
-    let (k_vec, t_vec) = (gather(&strike), gather(&expiry));
-    let (k, t) = (k_vec.as_slice(), t_vec.as_slice());
+    // Inputs already of the output shape and C-contiguous are read in place.
+    let k_vec;
+    let k: &[f64] = match strike.as_slice() {
+        Ok(sl) if strike.shape() == shape.as_slice() => sl,
+        _ => {
+            k_vec = gather(&strike);
+            &k_vec
+        }
+    };
+    let t_vec;
+    let t: &[f64] = match expiry.as_slice() {
+        Ok(sl) if expiry.shape() == shape.as_slice() => sl,
+        _ => {
+            t_vec = gather(&expiry);
+            &t_vec
+        }
+    };
     let out = unsafe { PyArrayDyn::<f64>::new(py, shape, false) };
     {
         // SAFETY: `out` was just created here, is C-contiguous and not shared yet.
