@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
-from . import american, exceptions
+from . import american, exceptions, strategies
 from ._core import __version__, simd_level
 from .american import early_exercise_premium, exercise_boundary
 from .chain import Chain
 from .exceptions import InputError, StrikegridError
 from .implied import IV_STATUS, implied_vol
+from .package import Leg, Package
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
 from .surface import Surface
 
@@ -21,6 +22,8 @@ __all__ = [
     "IV_STATUS",
     "Chain",
     "InputError",
+    "Leg",
+    "Package",
     "StrikegridError",
     "Surface",
     "__version__",
@@ -34,4 +37,5 @@ __all__ = [
     "norm_pdf",
     "price",
     "simd_level",
+    "strategies",
 ]
