@@ -26,6 +26,7 @@ beyond the last one.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -208,7 +209,7 @@ class ReturnOnCapital(NamedTuple):
 
 def _frame(columns: dict[str, Any]) -> Any:
     try:
-        import pandas as pd
+        pd = importlib.import_module("pandas")
     except ImportError:  # pragma: no cover - pandas is optional
         return {k: np.asarray(v) for k, v in columns.items()}
     return pd.DataFrame(columns)
@@ -567,12 +568,12 @@ class Package:
             _x, _y, slope = self._kinks(p)
             if slope < 0:
                 return math.inf
-            shares = sum(leg.qty * leg.price for leg in unders)  # type: ignore[operator]
-            return float(shares) * m + max(p, 0.0) * m
+            shares = sum(leg.qty * float(leg.price or 0.0) for leg in unders)
+            return shares * m + max(p, 0.0) * m
         if self.max_loss(p) == math.inf:
             return math.inf
         if all(leg.kind == "put" and leg.qty < 0 for leg in opts):
-            return float(sum(-leg.qty * leg.strike for leg in opts)) * m  # type: ignore[operator]
+            return sum(-leg.qty * float(leg.strike or 0.0) for leg in opts) * m
         return max(self.max_loss(p), 0.0)
 
     def return_on_capital(self, premium: float, days: float) -> ReturnOnCapital:
