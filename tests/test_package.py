@@ -350,3 +350,12 @@ def test_collateral_rules() -> None:
     assert naked.collateral(-3.0) == math.inf
     with pytest.raises(InputError):
         naked.return_on_capital(-3.0, 30)
+
+
+def test_american_leg_worth_at_least_european(surface: sg.Surface, chain: sg.Chain) -> None:
+    t = _expiry(chain)
+    k = float(round(chain.spot))
+    am = sg.Package([sg.Leg.put(k, t, exercise="american")]).value(surface)
+    eu = sg.Package([sg.Leg.put(k, t)]).value(surface)
+    assert am.per_unit >= eu.per_unit - 1e-9
+    assert am.greeks["delta"] < 0
