@@ -359,3 +359,35 @@ def test_american_leg_worth_at_least_european(surface: sg.Surface, chain: sg.Cha
     eu = sg.Package([sg.Leg.put(k, t)]).value(surface)
     assert am.per_unit >= eu.per_unit - 1e-9
     assert am.greeks["delta"] < 0
+
+
+def test_probability_of_profit_agrees_with_monte_carlo():
+    # Sample S_T from the surface's own distribution (inverting prob_below on a fine grid) and
+    # count profitable outcomes: the exact pop must agree within sampling error.
+    chain = sg.Chain.sample()
+    surface = sg.Surface.fit(chain)
+    pkg = sg.strategies.iron_condor(1150, 1200, 1325, 1375, "2011-02-18")
+    premium = pkg.quote(chain).mid
+    t = chain.year_fraction("2011-02-18")
+    f = float(surface.forward(t))
+    grid = np.linspace(0.4 * f, 1.8 * f, 20001)
+    cdf = np.maximum.accumulate(np.asarray(surface.prob_below(grid, t)))
+    rng = np.random.default_rng(7)
+    u = rng.uniform(cdf[0], cdf[-1], 400_000)
+    s_t = np.interp(u, cdf, grid)
+    profit = np.asarray(pkg.payoff(s_t, premium)) > 0
+    mc = profit.mean() * (cdf[-1] - cdf[0]) + 0.0
+    se = np.sqrt(mc * (1 - mc) / u.size)
+    exact = pkg.pop(surface, premium=premium)
+    assert abs(exact - mc) < 4 * se + 2e-3
+
+
+def test_plot_draws_payoff_and_value(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    surface = sg.Surface.fit(sg.Chain.sample())
+    pkg = sg.strategies.bull_put_spread(1200, 1150, "2011-02-18")
+    fig = pkg.plot(surface)
+    out = tmp_path / "package.png"
+    fig.savefig(out)
+    assert out.stat().st_size > 10_000

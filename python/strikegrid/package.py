@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from .exceptions import InputError
 from .pricing import greeks as _greeks
+from .pricing import price
 
 __all__ = ["Leg", "Package", "PackageQuote", "PackageValue", "ReturnOnCapital"]
 
@@ -535,6 +536,61 @@ class Package:
         return PackageQuote(mid_net, nat_net, spread, mid_net * m, nat_net * m, spread * m, legs)
 
     # ------------------------------------------------------------------ capital
+    def plot(self, surface: Any, premium: float | None = None, ax: Any = None) -> Any:
+        """Payoff at expiry and value today across spot, breakevens marked (matplotlib,
+        optional extra). ``premium`` (per unit, + paid) defaults to the surface's fair value;
+        "today" revalues the option legs at each spot with the forward moved in proportion and
+        each strike's surface vol held (sticky strike)."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as e:  # pragma: no cover - optional extra
+            raise ImportError(
+                "package.plot() needs matplotlib: pip install strikegrid[plot]"
+            ) from e
+        chain = surface.chain
+        spot0 = float(chain.spot)
+        fair = self.value(surface)
+        prem = float(fair.per_unit) if premium is None else float(premium)
+        strikes = [float(leg.strike) for leg in self.option_legs if leg.strike is not None]
+        lo = 0.7 * min([spot0, *strikes])
+        hi = 1.3 * max([spot0, *strikes])
+        spots = np.linspace(lo, hi, 401)
+        at_expiry = np.asarray(self.payoff(spots, prem))
+        today = np.zeros_like(spots)
+        for leg in self.legs:
+            if leg.kind == "underlying":
+                entry = spot0 if leg.price is None else float(leg.price)
+                today += leg.qty * (spots - entry)
+                continue
+            t = _years(leg.expiry, chain)
+            f0 = float(surface.forward(t))
+            df = float(surface.discount(t))
+            vol = float(surface.vol(leg.strike, t))
+            fwd = f0 * spots / spot0
+            today += leg.qty * np.asarray(
+                price(leg.kind, fwd, leg.strike, t, vol, -math.log(df) / t, model="black76")
+            )
+        today = (today - prem) * self.multiplier
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7, 4))
+        else:
+            fig = ax.figure
+        ax.plot(spots, at_expiry, label="at expiry")
+        ax.plot(spots, today, label="today", ls="--")
+        for b in (
+            self.breakevens(prem)
+            if len({_years(g.expiry, chain) for g in self.option_legs}) == 1
+            else []
+        ):
+            ax.axvline(b, color="0.5", lw=0.8)
+        ax.axhline(0.0, color="k", lw=0.5)
+        ax.axvline(spot0, color="C2", lw=0.8, label="spot")
+        ax.set_xlabel("underlying at expiry")
+        ax.set_ylabel("P&L per package")
+        ax.set_title(self.name or "package")
+        ax.legend()
+        return fig
+
     def collateral(self, premium: float = 0.0) -> float:
         """Capital a broker holds for one package (money), by the usual cash-account rules:
 
