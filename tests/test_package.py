@@ -391,3 +391,40 @@ def test_plot_draws_payoff_and_value(tmp_path):
     out = tmp_path / "package.png"
     fig.savefig(out)
     assert out.stat().st_size > 10_000
+
+
+def test_touch_probability_matches_the_reflection_principle_and_monte_carlo():
+    from strikegrid.package import touch_probability
+
+    vol, t, spot = 0.25, 0.5, 100.0
+    # Zero drift (rate - div = vol^2/2): twice the terminal probability beyond the barrier.
+    r0 = 0.5 * vol * vol
+    for h in (90.0, 110.0):
+        z = -abs(math.log(h / spot)) / (vol * math.sqrt(t))
+        assert touch_probability(spot, h, t, vol, r0) == pytest.approx(2 * sg.norm_cdf(z))
+    assert touch_probability(spot, spot, t, vol) == 1.0
+    # With drift: Monte Carlo with a Brownian-bridge crossing correction.
+    rate, div, h = 0.08, 0.0, 90.0
+    rng = np.random.default_rng(3)
+    n, steps = 20_000, 250
+    dt = t / steps
+    mu = rate - div - 0.5 * vol * vol
+    b = math.log(h / spot)
+    x = np.zeros(n)
+    hit = np.zeros(n, dtype=bool)
+    for _ in range(steps):
+        nxt = x + mu * dt + vol * math.sqrt(dt) * rng.standard_normal(n)
+        cross = np.exp(-2 * (x - b) * (nxt - b) / (vol * vol * dt))
+        cross = np.where((x > b) & (nxt > b), cross, 1.0)
+        hit |= rng.random(n) < cross
+        x = nxt
+    se = math.sqrt(hit.mean() * (1 - hit.mean()) / n)
+    assert touch_probability(spot, h, t, vol, rate, div) == pytest.approx(hit.mean(), abs=4 * se)
+
+
+def test_prob_touch_of_the_short_strikes():
+    surface = sg.Surface.fit(sg.Chain.sample())
+    pkg = sg.strategies.iron_condor(1150, 1200, 1325, 1375, "2011-02-18")
+    touch = pkg.prob_touch(surface)
+    assert set(touch) == {1200.0, 1325.0}
+    assert all(0.0 < p < 1.0 for p in touch.values())

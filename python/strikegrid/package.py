@@ -37,7 +37,7 @@ import numpy.typing as npt
 
 from .exceptions import InputError
 from .pricing import greeks as _greeks
-from .pricing import price
+from .pricing import norm_cdf, price
 
 __all__ = ["Leg", "Package", "PackageQuote", "PackageValue", "ReturnOnCapital"]
 
@@ -216,6 +216,33 @@ def _frame(columns: dict[str, Any]) -> Any:
     return pd.DataFrame(columns)
 
 
+def touch_probability(
+    spot: Any, barrier: Any, expiry: Any, vol: Any, rate: Any = 0.0, div: Any = 0.0
+) -> Any:
+    """Probability that a lognormal underlying touches ``barrier`` before ``expiry`` (first
+    passage of Brownian motion with drift, by the reflection principle): with
+    ``mu = rate - div - vol^2/2``, ``b = ln(barrier/spot)`` and ``s = vol sqrt(T)``,
+    for a barrier below the spot
+    ``P = N((b - mu T)/s) + (barrier/spot)^(2 mu/vol^2) N((b + mu T)/s)``, and the mirror image
+    above. 1 when the barrier is at or through the spot. Vectorised; what traders read as "the
+    chance the short strike is tested" (about twice the option's delta at zero drift)."""
+    s0, h, t, v, r, q = (
+        np.asarray(x, dtype=np.float64) for x in (spot, barrier, expiry, vol, rate, div)
+    )
+    mu = r - q - 0.5 * v * v
+    sd = v * np.sqrt(t)
+    b = np.log(h / s0)
+    # Below the spot: down-crossing; above: up-crossing (mirror b and mu).
+    sign = np.where(b < 0, 1.0, -1.0)
+    bb, mm = sign * b, sign * mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p = np.asarray(norm_cdf((bb - mm * t) / sd)) + np.exp(2.0 * mm * bb / (v * v)) * np.asarray(
+            norm_cdf((bb + mm * t) / sd)
+        )
+    out = np.where(b == 0, 1.0, np.clip(p, 0.0, 1.0))
+    return out if out.ndim else float(out)
+
+
 class Package:
     """A multi-leg position: legs, a contract multiplier and an optional name."""
 
@@ -355,6 +382,23 @@ class Package:
         if slope < 0:
             return math.inf
         return -float(np.min(y)) * self.multiplier
+
+    def prob_touch(self, surface: Any) -> dict[float, float]:
+        """For each short option strike: the probability that the underlying touches it before
+        its expiry (:func:`touch_probability` at the strike's surface vol, with the rate and
+        carry implied by the surface's discount factor and forward)."""
+        chain = surface.chain
+        spot = float(chain.spot)
+        out: dict[float, float] = {}
+        for leg in self.option_legs:
+            if leg.qty >= 0 or leg.strike is None:
+                continue
+            t = _years(leg.expiry, chain)
+            r = -math.log(float(surface.discount(t))) / t
+            q = r - math.log(float(surface.forward(t)) / spot) / t
+            vol = float(surface.vol(leg.strike, t))
+            out[float(leg.strike)] = float(touch_probability(spot, leg.strike, t, vol, r, q))
+        return out
 
     def pop(self, surface: Any, premium: float = 0.0) -> float:
         """Risk-neutral probability that the P&L at expiry is positive, from the surface's
