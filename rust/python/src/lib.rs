@@ -600,50 +600,14 @@ fn evaluate_arrays<'py>(
     let model = parse_model(py, model)?;
     let set = greek_set(py, mask)?;
     set.check_model(model).map_err(|e| to_py_err(py, e, &[]))?;
-    let kind_ndim = match &kind {
-        KindArray::F64(k) => k.ndim(),
-        KindArray::Bool(k) => k.ndim(),
-    };
-    let ndims = [
-        kind_ndim,
-        spot.ndim(),
-        strike.ndim(),
-        expiry.ndim(),
-        vol.ndim(),
-        rate.ndim(),
-        div.ndim(),
-    ];
-    check_ndims(py, &ndims)?;
-    let views = [
-        match &kind {
-            KindArray::F64(k) => ArgView::F64(k.as_array()),
-            KindArray::Bool(k) => ArgView::Bool(k.as_array()),
-        },
-        ArgView::F64(spot.as_array()),
-        ArgView::F64(strike.as_array()),
-        ArgView::F64(expiry.as_array()),
-        ArgView::F64(vol.as_array()),
-        ArgView::F64(rate.as_array()),
-        ArgView::F64(div.as_array()),
-    ];
+    let views = operand_views(py, &kind, &spot, &strike, &expiry, &vol, &rate, &div)?;
     let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
     let shape = ops.shape().to_vec();
     let n = ops.len();
-    let order = set.to_vec();
-    // Fresh C-contiguous outputs; every element is written by the kernel.
-    let arrays: Vec<Bound<'py, PyArrayDyn<f64>>> = order
-        .iter()
-        .map(|_| unsafe { PyArrayDyn::<f64>::new(py, shape.clone(), false) })
-        .collect();
+    let arrays = fresh_outputs(py, &shape, set.len());
     let result = {
-        let mut slices: Vec<&mut [f64]> = Vec::with_capacity(arrays.len());
-        for a in &arrays {
-            // SAFETY: `a` was just created by us, is C-contiguous and not shared yet.
-            let s = unsafe { a.as_slice_mut() }
-                .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
-            debug_assert_eq!(s.len(), n);
-            slices.push(s);
-        }
+        let mut slices = output_slices(&arrays)?;
+        debug_assert!(slices.iter().all(|s| s.len() == n));
         py.detach(|| european::evaluate(model, set, policy(nan), &ops, &mut slices))
     };
     result.map_err(|e| to_py_err(py, e, &shape))?;
@@ -671,35 +635,8 @@ fn implied_vol_arrays<'py>(
     nan: bool,
 ) -> PyResult<VolsAndStatus<'py>> {
     let model = parse_model(py, model)?;
-    let kind_ndim = match &kind {
-        KindArray::F64(k) => k.ndim(),
-        KindArray::Bool(k) => k.ndim(),
-    };
-    check_ndims(
-        py,
-        &[
-            kind_ndim,
-            spot.ndim(),
-            strike.ndim(),
-            expiry.ndim(),
-            premium.ndim(),
-            rate.ndim(),
-            div.ndim(),
-        ],
-    )?;
     // The premium travels in the `vol` slot of the operands.
-    let views = [
-        match &kind {
-            KindArray::F64(k) => ArgView::F64(k.as_array()),
-            KindArray::Bool(k) => ArgView::Bool(k.as_array()),
-        },
-        ArgView::F64(spot.as_array()),
-        ArgView::F64(strike.as_array()),
-        ArgView::F64(expiry.as_array()),
-        ArgView::F64(premium.as_array()),
-        ArgView::F64(rate.as_array()),
-        ArgView::F64(div.as_array()),
-    ];
+    let views = operand_views(py, &kind, &spot, &strike, &expiry, &premium, &rate, &div)?;
     let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
     let shape = ops.shape().to_vec();
     let vols = unsafe { PyArrayDyn::<f64>::new(py, shape.clone(), false) };
@@ -715,6 +652,31 @@ fn implied_vol_arrays<'py>(
     result
         .map_err(|e| to_py_err(py, e, &shape))
         .map(|_| (vols, status))
+}
+
+/// `count` fresh C-contiguous float64 arrays of `shape`, left uninitialised: the kernels
+/// write every element.
+fn fresh_outputs<'py>(
+    py: Python<'py>,
+    shape: &[usize],
+    count: usize,
+) -> Vec<Bound<'py, PyArrayDyn<f64>>> {
+    (0..count)
+        .map(|_| unsafe { PyArrayDyn::<f64>::new(py, shape.to_vec(), false) })
+        .collect()
+}
+
+/// Mutable slices over arrays from [`fresh_outputs`] (numpy arrays are mutable through a
+/// shared handle, as `as_slice_mut` itself is).
+#[allow(clippy::mut_from_ref)]
+fn output_slices<'a>(arrays: &'a [Bound<'_, PyArrayDyn<f64>>]) -> PyResult<Vec<&'a mut [f64]>> {
+    arrays
+        .iter()
+        // SAFETY: the arrays were just created by `fresh_outputs`, are C-contiguous and are
+        // not shared with Python yet.
+        .map(|a| unsafe { a.as_slice_mut() })
+        .collect::<Result<_, _>>()
+        .map_err(|e| PyValueError::new_err(format!("internal: {e}")))
 }
 
 /// The American method and dividend schedule from their Python forms.
@@ -809,19 +771,9 @@ fn american_arrays<'py>(
     let views = operand_views(py, &kind, &spot, &strike, &expiry, &vol, &rate, &div)?;
     let ops = BroadcastOperands::new(&views).map_err(|e| to_py_err(py, e, &[]))?;
     let shape = ops.shape().to_vec();
-    let order = set.to_vec();
-    let arrays: Vec<Bound<'py, PyArrayDyn<f64>>> = order
-        .iter()
-        .map(|_| unsafe { PyArrayDyn::<f64>::new(py, shape.clone(), false) })
-        .collect();
+    let arrays = fresh_outputs(py, &shape, set.len());
     let result = {
-        let mut slices: Vec<&mut [f64]> = Vec::with_capacity(arrays.len());
-        for a in &arrays {
-            // SAFETY: `a` was just created by us, is C-contiguous and not shared yet.
-            let s = unsafe { a.as_slice_mut() }
-                .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
-            slices.push(s);
-        }
+        let mut slices = output_slices(&arrays)?;
         py.detach(|| american::evaluate(model, &method, &divs, set, policy(nan), &ops, &mut slices))
     };
     result.map_err(|e| to_py_err(py, e, &shape))?;

@@ -156,6 +156,29 @@ fn ssvi_calibrate<'py>(
 }
 
 /// The broadcast shape of two shapes (numpy rules), or `None` if they do not broadcast.
+/// `a` broadcast to `shape` (numpy rules) as a C-order vector; `None` when it does not
+/// broadcast. Rank 1 and 2 iterate with fixed rank (far faster than `IxDyn`), row by row.
+fn gather_broadcast(a: ArrayViewD<'_, f64>, shape: &[usize]) -> Option<Vec<f64>> {
+    let b = a.broadcast(IxDyn(shape))?;
+    let mut out = Vec::with_capacity(b.len());
+    if let Ok(b2) = b.view().into_dimensionality::<numpy::ndarray::Ix2>() {
+        for row in b2.rows() {
+            match row.as_slice() {
+                Some(sl) => out.extend_from_slice(sl),
+                None if row.strides()[0] == 0 && !row.is_empty() => {
+                    out.extend(std::iter::repeat_n(row[0], row.len()))
+                }
+                None => out.extend(row.iter().copied()),
+            }
+        }
+    } else if let Ok(b1) = b.view().into_dimensionality::<numpy::ndarray::Ix1>() {
+        out.extend(b1.iter().copied());
+    } else {
+        out.extend(b.iter().copied());
+    }
+    Some(out)
+}
+
 fn broadcast_shape(x: &[usize], y: &[usize]) -> Option<Vec<usize>> {
     let n = x.len().max(y.len());
     let mut out = vec![0; n];
@@ -206,8 +229,13 @@ fn ssvi_total_variance<'py>(
         ));
     };
     let (kv, tv): (ArrayViewD<'_, f64>, ArrayViewD<'_, f64>) = (k.as_array(), theta.as_array());
-    let kb = kv.broadcast(IxDyn(&shape)).expect("checked broadcast");
-    let tb = tv.broadcast(IxDyn(&shape)).expect("checked broadcast");
+    let (Some(kb), Some(tb)) = (kv.broadcast(IxDyn(&shape)), tv.broadcast(IxDyn(&shape))) else {
+        return Err(to_py_err(
+            py,
+            Error::Shape("internal: broadcast failed".into()),
+            &[],
+        ));
+    };
     let result: Result<Vec<f64>, Error> = py.detach(|| {
         let mut out = Vec::with_capacity(kb.len());
         for (i, (&k, &th)) in kb.iter().zip(tb.iter()).enumerate() {
@@ -259,65 +287,28 @@ fn svi_surface_vol<'py>(
         .collect();
     // numpy broadcasting of the two inputs, gathered in C order (a grid of a strike column
     // and an expiry row is read in place, never materialised in Python).
-    let (ks, ts_in) = (strike.shape().to_vec(), expiry.shape().to_vec());
-    let nd = ks.len().max(ts_in.len());
-    let pad = |s: &[usize]| -> Vec<usize> {
-        let mut v = vec![1; nd - s.len()];
-        v.extend_from_slice(s);
-        v
+    check_ndims(py, &[strike.ndim(), expiry.ndim()])?;
+    let Some(shape) = broadcast_shape(strike.shape(), expiry.shape()) else {
+        return Err(to_py_err(
+            py,
+            Error::Shape(format!(
+                "strike {:?} and expiry {:?} do not broadcast together",
+                strike.shape(),
+                expiry.shape()
+            )),
+            &[],
+        ));
     };
-    let (kp, tp) = (pad(&ks), pad(&ts_in));
-    let mut shape = Vec::with_capacity(nd);
-    for (a, b) in kp.iter().zip(&tp) {
-        shape.push(match (a, b) {
-            (x, y) if x == y => *x,
-            (1, y) => *y,
-            (x, 1) => *x,
-            _ => {
-                return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "strike {ks:?} and expiry {ts_in:?} do not broadcast together"
-                )))
-            }
-        });
-    }
-    let gather = |a: &PyReadonlyArrayDyn<'py, f64>| -> Vec<f64> {
-        let v = a.as_array();
-        let v = v
-            .to_shape(IxDyn(&pad(a.shape())))
-            .expect("adding unit axes always works");
-        let b = v.broadcast(IxDyn(&shape)).expect("shapes checked above");
-        // Fixed-rank iteration is far faster than IxDyn's: the grid case (rank <= 2) gets it.
-        match b.view().into_dimensionality::<numpy::ndarray::Ix2>() {
-            Ok(b2) => {
-                let mut out = Vec::with_capacity(b2.len());
-                for row in b2.rows() {
-                    match row.as_slice() {
-                        Some(sl) => out.extend_from_slice(sl),
-                        None => {
-                            // A broadcast (stride-0) or strided row.
-                            let first = row[0];
-                            if row.strides()[0] == 0 {
-                                out.extend(std::iter::repeat_n(first, row.len()));
-                            } else {
-                                out.extend(row.iter().copied());
-                            }
-                        }
-                    }
-                }
-                out
-            }
-            Err(_) => match b.view().into_dimensionality::<numpy::ndarray::Ix1>() {
-                Ok(b1) => b1.iter().copied().collect(),
-                Err(_) => b.iter().copied().collect(),
-            },
-        }
+    let gather = |a: &PyReadonlyArrayDyn<'py, f64>| -> PyResult<Vec<f64>> {
+        gather_broadcast(a.as_array(), &shape)
+            .ok_or_else(|| to_py_err(py, Error::Shape("internal: broadcast failed".into()), &[]))
     };
     // Inputs already of the output shape and C-contiguous are read in place.
     let k_vec;
     let k: &[f64] = match strike.as_slice() {
         Ok(sl) if strike.shape() == shape.as_slice() => sl,
         _ => {
-            k_vec = gather(&strike);
+            k_vec = gather(&strike)?;
             &k_vec
         }
     };
@@ -325,7 +316,7 @@ fn svi_surface_vol<'py>(
     let t: &[f64] = match expiry.as_slice() {
         Ok(sl) if expiry.shape() == shape.as_slice() => sl,
         _ => {
-            t_vec = gather(&expiry);
+            t_vec = gather(&expiry)?;
             &t_vec
         }
     };

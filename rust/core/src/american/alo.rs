@@ -259,6 +259,20 @@ struct Put {
     ln_x: f64,
 }
 
+impl Put {
+    /// The normalised put of a put contract (calls go through `Contract::symmetric` first).
+    fn of(put: &Contract) -> Put {
+        let (r, q) = (put.rate, put.div);
+        Put {
+            r,
+            q,
+            v: put.vol,
+            t: put.expiry,
+            ln_x: if r >= q { 0.0 } else { (r / q).ln() },
+        }
+    }
+}
+
 impl Engine {
     /// Tables for `scheme`.
     pub fn new(scheme: Scheme) -> Engine {
@@ -395,7 +409,7 @@ impl Engine {
             return european_value(c, greeks);
         }
         let put = if c.is_call() { c.symmetric() } else { *c };
-        let (r, q) = (put.rate, put.div);
+        let r = put.rate;
         if r <= 0.0 {
             // q < r <= 0: two exercise boundaries, outside this method.
             return AloValue {
@@ -405,13 +419,7 @@ impl Engine {
                 theta: f64::NAN,
             };
         }
-        let p = Put {
-            r,
-            q,
-            v: put.vol,
-            t: put.expiry,
-            ln_x: if r >= q { 0.0 } else { (r / q).ln() },
-        };
+        let p = Put::of(&put);
         self.fit_boundary(&p, ws);
         // Normalised to strike 1: spot S/K.
         let s = put.spot / put.strike;
@@ -463,15 +471,9 @@ impl Engine {
         }
         let never = c.never_exercised();
         let put = if c.is_call() { c.symmetric() } else { *c };
-        let (r, q) = (put.rate, put.div);
+        let r = put.rate;
         let double = !never && r <= 0.0;
-        let p = Put {
-            r,
-            q,
-            v: put.vol,
-            t: put.expiry,
-            ln_x: if r >= q { 0.0 } else { (r / q).ln() },
-        };
+        let p = Put::of(&put);
         if !never && !double {
             self.fit_boundary(&p, ws);
         }

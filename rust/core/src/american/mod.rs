@@ -73,17 +73,10 @@ impl Contract {
         }
     }
 
-    /// The European value (Black–Scholes–Merton).
+    /// The European value (Black–Scholes–Merton closed form).
     #[inline]
     pub fn european(&self) -> f64 {
-        let sd = self.vol * self.expiry.sqrt();
-        let a = self.spot * (-self.div * self.expiry).exp();
-        let b = self.strike * (-self.rate * self.expiry).exp();
-        let d1 = (a / b).ln() / sd + 0.5 * sd;
-        let d2 = d1 - sd;
-        let n1 = cdf_pdf_scalar::<Plain>(self.phi * d1).0;
-        let n2 = cdf_pdf_scalar::<Plain>(self.phi * d2).0;
-        (self.phi * (a * n1 - b * n2)).max(0.0)
+        alo::european_value(self, false).price
     }
 
     /// Whether early exercise is never optimal, so the American value is the European one: a
@@ -107,9 +100,8 @@ pub(crate) fn ncdf(x: f64) -> f64 {
     cdf_pdf_scalar::<Plain>(x).0
 }
 
-/// Standard normal density.
+/// Standard normal density (the crate's, with the exactly split Gaussian exponent).
 #[inline]
 pub(crate) fn npdf(x: f64) -> f64 {
-    const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
-    FRAC_1_SQRT_2PI * (-0.5 * x * x).exp()
+    crate::normal::pdf::<Plain>(x)
 }
