@@ -144,3 +144,28 @@ def svi_surface_vol(
     strike: npt.NDArray[np.float64],
     expiry: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]: ...
+def package_value(
+    spot: float,
+    ts: npt.NDArray[np.float64],
+    log_forward: npt.NDArray[np.float64],
+    log_discount: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    kind: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    qty: npt.NDArray[np.float64],
+    under_qty: npt.NDArray[np.float64],
+    under_cost: npt.NDArray[np.float64],
+    premium: npt.NDArray[np.float64],
+    real_world: tuple[float, float] | None = None,
+    per_leg: bool = False,
+) -> dict[str, npt.NDArray[np.float64]]: ...
+def package_analytics(
+    kind: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    qty: npt.NDArray[np.float64],
+    under_qty: npt.NDArray[np.float64],
+    under_cost: npt.NDArray[np.float64],
+    premium: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

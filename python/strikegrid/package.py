@@ -29,17 +29,27 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
+from . import _core
 from .exceptions import InputError
 from .pricing import greeks as _greeks
 from .pricing import norm_cdf, price
 
-__all__ = ["Leg", "Package", "PackageQuote", "PackageValue", "ReturnOnCapital"]
+__all__ = [
+    "Leg",
+    "Package",
+    "PackageQuote",
+    "PackageValue",
+    "ReturnOnCapital",
+    "pack",
+    "touch_probability",
+    "value_packages",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -47,6 +57,10 @@ _KINDS = ("call", "put", "underlying")
 _SIGN = {"call": 1.0, "put": -1.0}
 #: Two listed expiries closer than this (years, about 30 seconds) are the same expiry.
 _T_TOL = 1e-6
+#: Tail mass left out of the spot range of the first-expiry analytics.
+_TAIL = 1e-7
+#: Most option legs per package in the batch kernels.
+_MAX_LEGS = 8
 
 
 def _finite(x: Any, name: str) -> float:
@@ -91,6 +105,8 @@ class Leg:
             contracts' worth of shares (``qty=1`` = ``multiplier`` shares).
         exercise: "european" or "american" (options only).
         price: entry price per share of an underlying leg (its cost basis); None when unknown.
+        symbol: the underlying's name ("SPX", "BTC"), optional; a package refuses legs
+            on different underlyings, and valuation refuses a surface / chain of another one.
     """
 
     kind: str
@@ -99,6 +115,7 @@ class Leg:
     qty: float
     exercise: str = "european"
     price: float | None = None
+    symbol: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -140,26 +157,44 @@ class Leg:
             raise InputError("price: only underlying legs carry an entry price", arg="price")
 
     @classmethod
-    def call(cls, strike: float, expiry: Any, qty: float = 1, exercise: str = "european") -> Leg:
+    def call(
+        cls,
+        strike: float,
+        expiry: Any,
+        qty: float = 1,
+        exercise: str = "european",
+        *,
+        symbol: str | None = None,
+    ) -> Leg:
         """A call leg (``qty`` contracts; negative = sold)."""
-        return cls("call", strike, expiry, qty, exercise)
+        return cls("call", strike, expiry, qty, exercise, symbol=symbol)
 
     @classmethod
-    def put(cls, strike: float, expiry: Any, qty: float = 1, exercise: str = "european") -> Leg:
+    def put(
+        cls,
+        strike: float,
+        expiry: Any,
+        qty: float = 1,
+        exercise: str = "european",
+        *,
+        symbol: str | None = None,
+    ) -> Leg:
         """A put leg (``qty`` contracts; negative = sold)."""
-        return cls("put", strike, expiry, qty, exercise)
+        return cls("put", strike, expiry, qty, exercise, symbol=symbol)
 
     @classmethod
-    def underlying(cls, qty: float = 1, price: float | None = None) -> Leg:
+    def underlying(
+        cls, qty: float = 1, price: float | None = None, *, symbol: str | None = None
+    ) -> Leg:
         """The underlying: ``qty`` contracts' worth of shares bought at ``price`` per share."""
-        return cls("underlying", None, None, qty, "european", price)
+        return cls("underlying", None, None, qty, "european", price, symbol)
 
     @property
     def is_option(self) -> bool:
         return self.kind != "underlying"
 
     def with_qty(self, qty: float) -> Leg:
-        return Leg(self.kind, self.strike, self.expiry, qty, self.exercise, self.price)
+        return replace(self, qty=qty)
 
 
 class PackageValue(NamedTuple):
@@ -243,6 +278,176 @@ def touch_probability(
     return out if out.ndim else float(out)
 
 
+def _real_world(real_world: Any) -> tuple[float, float] | None:
+    if real_world is None:
+        return None
+    try:
+        drift, vol = (float(x) for x in real_world)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"real_world: expected (drift, vol), got {real_world!r}", arg="real_world"
+        ) from None
+    if not (math.isfinite(drift) and math.isfinite(vol) and vol > 0):
+        raise InputError(
+            f"real_world: drift must be finite and vol positive, got {real_world!r}",
+            arg="real_world",
+        )
+    return drift, vol
+
+
+def _leg_matrix(x: Any, name: str, shape: tuple[int, ...] | None = None) -> FloatArray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 1 and shape is None:
+        a = a[:, None]
+    if shape is not None:
+        a = np.broadcast_to(a, shape)
+    if a.ndim != 2:
+        raise InputError(f"{name}: expected an (n, legs) array, got shape {a.shape}", arg=name)
+    return np.ascontiguousarray(a)
+
+
+def _package_vector(x: Any, name: str, n: int) -> FloatArray:
+    a = np.asarray(0.0 if x is None else x, dtype=np.float64)
+    if a.ndim > 1:
+        raise InputError(f"{name}: expected a scalar or an (n,) array", arg=name)
+    try:
+        return np.ascontiguousarray(np.broadcast_to(a, (n,)))
+    except ValueError:
+        raise InputError(f"{name}: expected a scalar or an ({n},) array", arg=name) from None
+
+
+def value_packages(
+    surface: Any,
+    kind: Any,
+    strike: Any,
+    expiry: Any,
+    qty: Any,
+    *,
+    under_qty: Any = None,
+    under_cost: Any = None,
+    premium: Any = None,
+    multiplier: float = 100.0,
+    real_world: Any = None,
+    per_leg: bool = False,
+) -> dict[str, FloatArray]:
+    """Values ``n`` packages of up to 8 option legs each at once, in Rust (no Python loop).
+
+    Args:
+        surface: a fitted :class:`~strikegrid.Surface` (its spot, forwards, discount factors
+            and smiles).
+        kind: (n, legs) +1 for a call, -1 for a put.
+        strike, expiry, qty: (n, legs) strikes, expiries in years from the surface's quote
+            time, and signed quantities (+ bought, - sold); ``qty == 0`` marks an empty slot.
+            Each broadcasts to ``kind``'s shape.
+        under_qty: (n,) underlying per package in contracts' worth of shares (default 0).
+        under_cost: (n,) sum of quantity times entry price per share of the underlying legs.
+        premium: (n,) net option premium paid per unit (+ debit, - credit) used by the
+            probability of profit, expected P&L, breakevens and max profit/loss (default 0).
+        multiplier: the contract multiplier (money amounts are per unit times it).
+        real_world: ``(drift, vol)``: the probability of profit and expected P&L under a
+            lognormal real-world distribution (``E[S_T] = S e^{drift T}``) instead of the
+            surface's risk-neutral one.
+        per_leg: also return the per-leg ``leg_vol``, ``leg_price``, ``leg_delta``, ... (n,
+            legs), per contract unit (not times the quantity).
+
+    Returns:
+        A dict of arrays: ``per_unit`` (fair value per unit) and ``value`` (per package, money);
+        raw greeks per unit ``delta``, ``gamma`` (spot), ``vega``, ``theta`` (per year), ``rho``;
+        money greeks per package ``dollar_delta``, ``gamma_1pct``, ``vega_1pt``, ``theta_day``,
+        ``rho_1pct``; for single-expiry packages (NaN otherwise) ``pop``, ``expected_pnl`` (money,
+        at expiry, undiscounted), ``max_profit`` and ``max_loss`` (money, ``inf`` where
+        unbounded) and ``breakevens`` (n, legs + 2), NaN-padded.
+
+    Option legs are priced as in :meth:`Package.value` (Black-76 on the surface forward,
+    European exercise). An expiry beyond the surface's last slice, a non-positive strike or
+    expiry, or a kind other than +1/-1 in a used slot raises :class:`InputError` naming the
+    (package, leg) index.
+    """
+    k = _leg_matrix(kind, "kind")
+    shape = k.shape
+    strike_m = _leg_matrix(strike, "strike", shape)
+    expiry_m = _leg_matrix(expiry, "expiry", shape)
+    qty_m = _leg_matrix(qty, "qty", shape)
+    n = shape[0]
+    uq = _package_vector(under_qty, "under_qty", n)
+    uc = _package_vector(under_cost, "under_cost", n)
+    prem = _package_vector(premium, "premium", n)
+    m = _finite(multiplier, "multiplier")
+    if m <= 0:
+        raise InputError(f"multiplier: must be positive, got {m}", arg="multiplier")
+    spot, ts, log_f, log_df, params = surface.kernel_market()
+    raw: dict[str, FloatArray] = _core.package_value(
+        spot,
+        ts,
+        log_f,
+        log_df,
+        params,
+        k,
+        strike_m,
+        expiry_m,
+        qty_m,
+        uq,
+        uc,
+        prem,
+        _real_world(real_world),
+        per_leg,
+    )
+    out = dict(raw)
+    out["per_unit"] = raw["value"]
+    out["value"] = raw["value"] * m
+    out["dollar_delta"] = raw["delta"] * spot * m
+    out["gamma_1pct"] = raw["gamma"] * spot * spot * 0.01 * m
+    out["vega_1pt"] = raw["vega"] / 100.0 * m
+    out["theta_day"] = raw["theta"] / 365.0 * m
+    out["rho_1pct"] = raw["rho"] / 100.0 * m
+    for name in ("expected_pnl", "max_profit", "max_loss"):
+        out[name] = raw[name] * m
+    out["breakevens"] = raw["breakevens"]
+    return out
+
+
+def pack(packages: Iterable[Package], chain: Any = None) -> dict[str, Any]:
+    """The arrays :func:`value_packages` takes, from a list of :class:`Package` objects
+    (a convenience with one Python step per package; screens and risk runs build the arrays
+    directly). Date-like expiries are resolved against ``chain``'s quote time. Returns
+    ``kind, strike, expiry, qty`` (n, legs), ``under_qty, under_cost`` (n,) and
+    ``multiplier`` (all packages must share one)."""
+    items = list(packages)
+    if not items:
+        raise InputError("packages: nothing to pack", arg="packages")
+    mults = {p.multiplier for p in items}
+    if len(mults) != 1:
+        raise InputError("packages: all packages must share one multiplier", arg="packages")
+    legs = max(1, max(len(p.option_legs) for p in items))
+    if legs > _MAX_LEGS:
+        raise InputError(f"packages: at most {_MAX_LEGS} option legs each", arg="packages")
+    n = len(items)
+    arr = {name: np.zeros((n, legs)) for name in ("kind", "strike", "expiry", "qty")}
+    arr["kind"][:] = 1.0
+    arr["strike"][:] = 1.0
+    arr["expiry"][:] = 1.0
+    under_qty = np.zeros(n)
+    under_cost = np.zeros(n)
+    for i, p in enumerate(items):
+        for j, leg in enumerate(p.option_legs):
+            arr["kind"][i, j] = _SIGN[leg.kind]
+            arr["strike"][i, j] = leg.strike
+            arr["expiry"][i, j] = _years(leg.expiry, chain)
+            arr["qty"][i, j] = leg.qty
+        for leg in p.underlying_legs:
+            if leg.price is None and chain is None:
+                raise InputError(
+                    "price: an underlying leg without an entry price needs a chain to be "
+                    "marked at its spot",
+                    arg="price",
+                    index=i,
+                )
+            entry = float(chain.spot) if leg.price is None else leg.price
+            under_qty[i] += leg.qty
+            under_cost[i] += leg.qty * entry
+    return {**arr, "under_qty": under_qty, "under_cost": under_cost, "multiplier": mults.pop()}
+
+
 class Package:
     """A multi-leg position: legs, a contract multiplier and an optional name."""
 
@@ -262,6 +467,12 @@ class Package:
         m = _finite(multiplier, "multiplier")
         if m <= 0.0:
             raise InputError(f"multiplier: must be positive, got {m}", arg="multiplier")
+        names = {leg.symbol for leg in items if leg.symbol is not None}
+        if len(names) > 1:
+            raise InputError(
+                f"legs: a package's legs must share one underlying, got {sorted(names)}",
+                arg="legs",
+            )
         self.legs = items
         self.multiplier = m
         self.name = name
@@ -285,6 +496,20 @@ class Package:
         return len(self.legs)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def symbol(self) -> str | None:
+        """The legs' underlying name, when any leg gives one."""
+        names = {leg.symbol for leg in self.legs if leg.symbol is not None}
+        return names.pop() if names else None
+
+    def _check_underlying(self, chain: Any) -> None:
+        mine, theirs = self.symbol, getattr(chain, "underlying", None)
+        if mine is not None and theirs is not None and str(mine) != str(theirs):
+            raise InputError(
+                f"legs: the package is on {mine!r} but the surface/chain is on {theirs!r}",
+                arg="legs",
+            )
+
     @property
     def option_legs(self) -> tuple[Leg, ...]:
         return tuple(leg for leg in self.legs if leg.is_option)
@@ -330,14 +555,6 @@ class Package:
         out: FloatArray = intrinsic @ qty + under[0] * s - under[1] - premium
         return out
 
-    def _kinks(self, premium: float) -> tuple[FloatArray, FloatArray, float]:
-        """Points 0 and the strikes (sorted), the unit P&L there, and the slope beyond."""
-        sign, strike, qty, under = self._expiry_arrays()
-        x = np.unique(np.concatenate([[0.0], strike]))
-        y = self._unit_payoff(x, premium)
-        slope = float(qty[sign > 0].sum() + under[0])
-        return x, y, slope
-
     # ------------------------------------------------------------ expiry analytics
     def payoff(self, spot: Any, premium: float = 0.0, *, per_unit: bool = False) -> Any:
         """P&L at expiry of one package (money; per share with ``per_unit=True``).
@@ -352,36 +569,43 @@ class Package:
             out = out * self.multiplier
         return out if out.ndim else float(out)
 
+    def _slope_beyond_strikes(self) -> float:
+        """d(P&L)/d(spot) above the highest strike: long calls and shares count +1 each."""
+        return sum(leg.qty for leg in self.legs if leg.kind in ("call", "underlying"))
+
+    def _analytics(self, premium: float) -> tuple[float, float, FloatArray]:
+        """Max profit, max loss (per unit) and breakevens from the Rust kernel."""
+        sign, strike, qty, under = self._expiry_arrays()
+        legs = max(1, sign.size)
+        row = np.zeros((1, legs))
+        k, kk, q = row + 1.0, row + 1.0, row.copy()
+        k[0, : sign.size], kk[0, : sign.size], q[0, : sign.size] = sign, strike, qty
+        mp, ml, roots = _core.package_analytics(
+            k,
+            kk,
+            row + 1.0,
+            q,
+            np.array([under[0]]),
+            np.array([under[1]]),
+            np.array([premium]),
+        )
+        be = roots[0]
+        return float(mp[0]), float(ml[0]), be[np.isfinite(be)]
+
     def breakevens(self, premium: float = 0.0) -> FloatArray:
         """Underlying prices at expiry where the P&L is zero, sorted (exact: the roots of the
-        piecewise-linear payoff). Where the P&L is zero on a whole segment, its ends are given.
+        piecewise-linear payoff, from its kinks at 0 and the strikes and the slope beyond the
+        last one). Where the P&L is zero on a whole segment, its ends are given.
         """
-        x, y, slope = self._kinks(_finite(premium, "premium"))
-        tol = 1e-12 * max(1.0, float(np.max(np.abs(y))), float(np.max(x)))
-        zero = np.abs(y) <= tol
-        y = np.where(zero, 0.0, y)
-        roots = [x[zero]]
-        y0, y1 = y[:-1], y[1:]
-        cross = y0 * y1 < 0
-        roots.append(x[:-1][cross] - y0[cross] * (x[1:] - x[:-1])[cross] / (y1 - y0)[cross])
-        if y[-1] != 0.0 and slope != 0.0 and -y[-1] / slope > 0:
-            roots.append(np.array([x[-1] - y[-1] / slope]))
-        return np.unique(np.concatenate(roots))
+        return self._analytics(_finite(premium, "premium"))[2]
 
     def max_profit(self, premium: float = 0.0) -> float:
         """Largest P&L at expiry of one package (money); ``inf`` when unbounded."""
-        _x, y, slope = self._kinks(_finite(premium, "premium"))
-        if slope > 0:
-            return math.inf
-        return float(np.max(y)) * self.multiplier
+        return self._analytics(_finite(premium, "premium"))[0] * self.multiplier
 
     def max_loss(self, premium: float = 0.0) -> float:
-        """Largest loss at expiry of one package, as a positive amount of money (``-min P&L``);
-        ``inf`` when unbounded (the underlying can rise without limit)."""
-        _x, y, slope = self._kinks(_finite(premium, "premium"))
-        if slope < 0:
-            return math.inf
-        return -float(np.min(y)) * self.multiplier
+        """Largest loss at expiry of one package (money, positive); ``inf`` when unbounded."""
+        return self._analytics(_finite(premium, "premium"))[1] * self.multiplier
 
     def prob_touch(self, surface: Any) -> dict[float, float]:
         """For each short option strike: the probability that the underlying touches it before
@@ -400,77 +624,208 @@ class Package:
             out[float(leg.strike)] = float(touch_probability(spot, leg.strike, t, vol, r, q))
         return out
 
-    def pop(self, surface: Any, premium: float = 0.0) -> float:
-        """Risk-neutral probability that the P&L at expiry is positive, from the surface's
-        smile-consistent distribution (:meth:`Surface.prob_below`)."""
+    def _batch(
+        self, surface: Any, premium: float, real_world: Any = None, per_leg: bool = False
+    ) -> dict[str, FloatArray]:
+        chain = surface.chain
+        self._check_underlying(chain)
+        for leg in self.option_legs:
+            if _years(leg.expiry, chain) <= 0:
+                raise InputError("expiry: a leg has expired (expiry <= quote time)", arg="expiry")
+        arrays = pack([self], chain)
+        return value_packages(
+            surface,
+            arrays["kind"],
+            arrays["strike"],
+            arrays["expiry"],
+            arrays["qty"],
+            under_qty=arrays["under_qty"],
+            under_cost=arrays["under_cost"],
+            premium=premium,
+            multiplier=self.multiplier,
+            real_world=real_world,
+            per_leg=per_leg,
+        )
+
+    def pop(self, surface: Any, premium: float = 0.0, *, real_world: Any = None) -> float:
+        """Probability that the P&L at expiry is positive.
+
+        Under the surface's smile-consistent risk-neutral distribution (the default:
+        ``P(S_T < x) = N(-d2) + F phi(d1) sqrt(T) dvol/dK``), or with ``real_world=(drift,
+        vol)`` under a lognormal with that annual drift and volatility. Exact for
+        single-expiry packages (the mass between the breakevens); for calendars and diagonals,
+        the P&L at the first expiry (:meth:`pnl_at_first_expiry`) is used.
+        """
         p = _finite(premium, "premium")
+        if not self.option_legs:
+            raise InputError("pop: the package has no option leg to give an expiry", arg="legs")
+        if self.single_expiry:
+            return float(self._batch(surface, p, real_world)["pop"][0])
+        return float(self.first_expiry_analytics(surface, p, real_world=real_world)["pop"])
+
+    def expected_pnl(self, surface: Any, premium: float = 0.0, *, real_world: Any = None) -> float:
+        """Expected P&L of one package at expiry (money, undiscounted): under the surface's
+        risk-neutral distribution the fair value carried to expiry minus the premium paid;
+        with ``real_world=(drift, vol)`` under that lognormal. Underlying legs count their
+        price change only (dividends excluded). Single-expiry packages."""
+        p = _finite(premium, "premium")
+        if not self.option_legs or not self.single_expiry:
+            raise InputError("expected_pnl: single-expiry option packages only", arg="legs")
+        return float(self._batch(surface, p, real_world)["expected_pnl"][0])
+
+    # -------------------------------------------------------- calendars, diagonals
+    def pnl_at_first_expiry(self, surface: Any, spot: Any, premium: float = 0.0) -> Any:
+        """P&L of one package (money) at the first option expiry ``T1`` with the underlying
+        at ``spot`` (any shape): legs expiring then pay their intrinsic value; later legs are
+        valued with Black-76 on the forward carried from ``spot`` (``F = spot F(T)/F(T1)``),
+        the forward discount ``D(T)/D(T1)`` and the surface's forward implied variance at
+        their strike, ``vol^2 = (w(K, T) - w(K, T1)) / (T - T1)`` with ``w = vol^2 t`` (sticky
+        strike); underlying legs count ``qty * (spot - price)``."""
+        p = _finite(premium, "premium")
+        chain = surface.chain
         opts = self.option_legs
         if not opts:
-            raise InputError("pop: the package has no option leg to give an expiry", arg="legs")
-        t = _years(opts[0].expiry, surface.chain)
-        be = self.breakevens(p)
-        edges = np.concatenate([[0.0], be, [np.inf]])
-        lo, hi = edges[:-1], edges[1:]
-        probe = np.where(np.isfinite(hi), 0.5 * (lo + hi), lo + 1.0 + lo)
-        positive = self._unit_payoff(probe, p) > 0
-        finite_be = be[be > 0]
-        cdf = dict(zip(finite_be.tolist(), np.atleast_1d(surface.prob_below(finite_be, t))))
-        cdf[0.0] = 0.0
+            raise InputError("the package has no option leg", arg="legs")
+        t1 = min(_years(leg.expiry, chain) for leg in opts)
+        s = np.asarray(spot, dtype=np.float64)
+        total = np.zeros_like(s)
+        f1 = float(surface.forward(t1))
+        d1 = float(surface.discount(t1))
+        for leg in self.legs:
+            if not leg.is_option:
+                entry = float(chain.spot) if leg.price is None else float(leg.price)
+                total = total + leg.qty * (s - entry)
+                continue
+            t = _years(leg.expiry, chain)
+            k = float(leg.strike)  # type: ignore[arg-type]
+            if t - t1 <= _T_TOL:
+                total = total + leg.qty * np.maximum(_SIGN[leg.kind] * (s - k), 0.0)
+                continue
+            tau = t - t1
+            w_var = float(surface.vol(k, t)) ** 2 * t - float(surface.vol(k, t1)) ** 2 * t1
+            vol = math.sqrt(max(w_var, 1e-12) / tau)
+            rate = -math.log(float(surface.discount(t)) / d1) / tau
+            fwd = s * float(surface.forward(t)) / f1
+            total = total + leg.qty * np.asarray(
+                price(leg.kind, fwd, k, tau, vol, rate, model="black76"), dtype=np.float64
+            )
+        out = (total - p) * self.multiplier
+        return out if out.ndim else float(out)
 
-        def at(e: float) -> float:
-            return 1.0 if math.isinf(e) else float(cdf[e])
+    def first_expiry_analytics(
+        self, surface: Any, premium: float = 0.0, *, real_world: Any = None
+    ) -> dict[str, Any]:
+        """For calendars and diagonals (any package): breakevens, max profit / loss and the
+        probability of profit of :meth:`pnl_at_first_expiry`. The P&L is smooth in the spot
+        away from the first expiry's strikes, so its roots are bracketed on a dense grid (with
+        the strikes as nodes) and refined by bisection. The grid spans the spots the
+        surface gives any weight at ``T1``: between its 1e-7 and 1 - 1e-7 quantiles. Max
+        profit/loss are the extremes on that range (numerical, not closed-form: a European
+        far leg deep in the money can lose more than the debit when carry is negative).
+        The probability uses the distribution at ``T1`` (the surface's, or the lognormal
+        ``real_world=(drift, vol)``)."""
+        p = _finite(premium, "premium")
+        rw = _real_world(real_world)
+        chain = surface.chain
+        t1 = min(_years(leg.expiry, chain) for leg in self.option_legs)
+        f1 = float(surface.forward(t1))
+        strikes = [float(leg.strike) for leg in self.option_legs if leg.strike is not None]
+        wide = np.geomspace(f1 / 20, 20 * f1, 4001)
+        mass = np.asarray(surface.prob_below(wide, t1))
+        inside = wide[(mass >= _TAIL) & (mass <= 1.0 - _TAIL)]
+        lo, hi = (inside[0], inside[-1]) if inside.size > 1 else (wide[0], wide[-1])
+        grid = np.unique(np.concatenate([np.geomspace(lo, hi, 4001), strikes]))
+        grid = grid[(grid >= lo) & (grid <= hi)]
+        pnl = np.asarray(self.pnl_at_first_expiry(surface, grid, p))
 
-        total = sum(at(h) - at(lw) for lw, h, ok in zip(lo, hi, positive) if ok)
-        return float(min(max(total, 0.0), 1.0))
+        def f(x: float) -> float:
+            return float(self.pnl_at_first_expiry(surface, x, p))
+
+        # Every bracketing grid cell at once, by bisection to a relative 1e-13.
+        cells = np.flatnonzero(np.sign(pnl[:-1]) * np.sign(pnl[1:]) < 0)
+        a, b = grid[cells], grid[cells + 1]
+        fa = pnl[cells]
+        for _ in range(50):
+            mid = 0.5 * (a + b)
+            fm = np.asarray(self.pnl_at_first_expiry(surface, mid, p))
+            left = np.sign(fm) == np.sign(fa)
+            a, fa = np.where(left, mid, a), np.where(left, fm, fa)
+            b = np.where(left, b, mid)
+        roots = [float(x) for x in 0.5 * (a + b)]
+        roots += [float(x) for x in grid[pnl == 0.0]]
+        be = np.unique(np.array(roots, dtype=np.float64))
+        spot0 = float(chain.spot)
+
+        def cdf(x: float) -> float:
+            if rw is None:
+                return float(surface.prob_below(x, t1))
+            drift, vol = rw
+            mu = (drift - 0.5 * vol * vol) * t1
+            return float(norm_cdf((math.log(x / spot0) - mu) / (vol * math.sqrt(t1))))
+
+        edges = np.concatenate([[grid[0]], be, [grid[-1]]])
+        pop = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            if hi > lo and f(0.5 * (lo + hi)) > 0:
+                pop += (1.0 if hi == grid[-1] else cdf(hi)) - (0.0 if lo == grid[0] else cdf(lo))
+        return {
+            "t1": t1,
+            "breakevens": be,
+            "max_profit": float(pnl.max()),
+            "max_loss": float(-pnl.min()),
+            "pop": float(min(max(pop, 0.0), 1.0)),
+        }
 
     # ------------------------------------------------------------------ valuation
     def value(self, surface: Any) -> PackageValue:
         """Fair value and greeks against a fitted :class:`~strikegrid.Surface`.
 
         Option legs: Black-76 on ``F = surface.forward(t)`` with ``r = -ln(surface.discount(t))
-        / t`` and ``vol = surface.vol(K, t)`` (European; ``exercise="american"`` legs are priced
-        with the American engine on the forward). Delta and gamma are converted from the
-        forward to the spot ``S = surface.chain.spot`` (``dF/dS = F/S``); theta holds the
-        forward fixed. Underlying legs: value ``qty * (S - price)`` (0 without a price), delta
-        ``qty``.
+        / t`` and ``vol = surface.vol(K, t)`` (European, through the batch kernel of
+        :func:`value_packages`; ``exercise="american"`` legs are priced with the American
+        engine on the forward). Delta and gamma are converted from the forward to the spot
+        ``S = surface.chain.spot`` (``dF/dS = F/S``); theta holds the forward fixed.
+        Underlying legs: value ``qty * (S - price)`` (0 without a price), delta ``qty``.
         """
         chain = surface.chain
+        self._check_underlying(chain)
         spot = float(chain.spot)
         opts = self.option_legs
         n = len(opts)
-        t = np.array([_years(leg.expiry, chain) for leg in opts], dtype=np.float64)
-        if np.any(t <= 0):
-            raise InputError("expiry: a leg has expired (expiry <= quote time)", arg="expiry")
-        k = np.array([leg.strike for leg in opts], dtype=np.float64)
-        sign = np.array([_SIGN[leg.kind] for leg in opts], dtype=np.float64)
-        qty = np.array([leg.qty for leg in opts], dtype=np.float64)
         names = ("price", "delta", "gamma", "vega", "theta", "rho")
-        res = {g: np.zeros(n) for g in names}
+        k = np.array([leg.strike for leg in opts], dtype=np.float64)
+        t = np.array([_years(leg.expiry, chain) for leg in opts], dtype=np.float64)
+        qty = np.array([leg.qty for leg in opts], dtype=np.float64)
+        if n:
+            b = self._batch(surface, 0.0, per_leg=True)
+            res = {g: np.asarray(b[f"leg_{g}"][0, :n]) for g in names}
+            vol = np.asarray(b["leg_vol"][0, :n])
+        else:
+            res = {g: np.zeros(0) for g in names}
+            vol = np.zeros(0)
         fwd = np.atleast_1d(np.asarray(surface.forward(t), dtype=np.float64)) if n else t
-        df = np.atleast_1d(np.asarray(surface.discount(t), dtype=np.float64)) if n else t
-        vol = np.atleast_1d(np.asarray(surface.vol(k, t), dtype=np.float64)) if n else t
-        rate = -np.log(df) / t if n else t
         american = np.array([leg.exercise == "american" for leg in opts], dtype=bool)
-        for style, rows in (("european", ~american), ("american", american)):
-            if not rows.any():
-                continue
+        if american.any():
+            df = np.atleast_1d(np.asarray(surface.discount(t), dtype=np.float64))
+            sign = np.array([_SIGN[leg.kind] for leg in opts], dtype=np.float64)
+            rows = american
             out = _greeks(
                 sign[rows],
                 fwd[rows],
                 k[rows],
                 t[rows],
                 vol[rows],
-                rate[rows],
+                -np.log(df[rows]) / t[rows],
                 0.0,
                 model="black76",
-                exercise=style,
+                exercise="american",
                 which=list(names),
             )
+            ratio = fwd[rows] / spot
             for g in names:
-                res[g][rows] = np.asarray(out[g], dtype=np.float64)
-        ratio = fwd / spot if n else t
-        res["delta"] = res["delta"] * ratio
-        res["gamma"] = res["gamma"] * ratio**2
+                v = np.asarray(out[g], dtype=np.float64)
+                v = v * ratio if g == "delta" else v * ratio**2 if g == "gamma" else v
+                res[g][rows] = v
         unders = self.underlying_legs
         u_qty = np.array([leg.qty for leg in unders], dtype=np.float64)
         u_px = np.array(
@@ -505,22 +860,13 @@ class Package:
         }
         return PackageValue(per_unit, per_unit * m, _frame(columns), agg, dollar)
 
-    def expected_pnl(self, surface: Any, premium: float = 0.0) -> float:
-        """Forward expected P&L of one package at expiry (money): fair value carried to
-        expiry minus the premium paid; single-expiry packages with no underlying leg only."""
-        if self.underlying_legs or not self.single_expiry:
-            raise InputError("expected_pnl: single-expiry option packages only", arg="legs")
-        v = self.value(surface)
-        t = _years(self.option_legs[0].expiry, surface.chain)
-        df = float(surface.discount(t))
-        return (v.per_unit / df - _finite(premium, "premium")) * self.multiplier
-
     def quote(self, chain: Any) -> PackageQuote:
         """Net premium from a chain's quotes: mid, natural (buy at the ask, sell at the bid)
         and the cost of crossing the spread. Every option leg must be listed in the chain (same
         kind, strike and expiry), with a bid and an ask; else an InputError names the leg.
         Underlying legs are marked at ``chain.spot`` (``qty * (spot - price)``, 0 without a
         price) and cost no spread."""
+        self._check_underlying(chain)
         strikes = np.asarray(chain.strike, dtype=np.float64)
         kinds = np.asarray(chain.kind, dtype=np.float64)
         ts = np.asarray(chain.t, dtype=np.float64)
@@ -665,8 +1011,7 @@ class Package:
                 return max(p, 0.0) * m
             return math.inf
         if unders:
-            _x, _y, slope = self._kinks(p)
-            if slope < 0:
+            if self._slope_beyond_strikes() < 0:
                 return math.inf
             shares = sum(leg.qty * float(leg.price or 0.0) for leg in unders)
             return shares * m + max(p, 0.0) * m

@@ -270,6 +270,6 @@ def roll(
     for leg in opts:
         k = leg.strike if mapping is None else mapping.get(float(leg.strike), leg.strike)  # type: ignore[arg-type]
         t = leg.expiry if to_expiry is None else to_expiry
-        opening.append(Leg(leg.kind, k, t, leg.qty, leg.exercise))
+        opening.append(Leg(leg.kind, k, t, leg.qty, leg.exercise, symbol=leg.symbol))
     name = f"roll_{position.name}" if position.name else "roll"
     return Package(closing + opening, position.multiplier, name)

@@ -292,6 +292,17 @@ class Surface:
         out = np.clip(out, 0.0, 1.0)
         return out if out.ndim else float(out)
 
+    def kernel_market(self) -> tuple[float, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """``(spot, expiries, ln forwards, ln discount factors, SVI params (n, 5))``: the
+        surface as the Rust batch kernels take it (``strikegrid._core.package_value``)."""
+        return (
+            float(self.chain.spot),
+            self._t,
+            self._log_f,
+            self._log_df,
+            self._param_array,
+        )
+
     def report(self) -> SurfaceReport:
         """The fit report (``print(surface.report())``)."""
         return self._report

@@ -23,6 +23,7 @@ pub mod greeks;
 pub mod implied;
 pub mod model;
 pub mod normal;
+pub mod package;
 pub mod quadrature;
 pub mod special;
 pub mod ssvi;

@@ -31,7 +31,7 @@ pub struct Slices<'a> {
 }
 
 impl Slices<'_> {
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         let n = self.ts.len();
         if n == 0 || self.log_forward.len() != n || self.params.len() != n {
             return Err(Error::Shape(
@@ -76,12 +76,73 @@ pub fn vol_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> 
     Ok(())
 }
 
+/// Implied vols and their strike slopes `dvol/dK` at (strike[i], expiry[i]) (equal lengths;
+/// sequential: for callers that already split their work). The slope is that of the slice
+/// holding the calendar envelope at each bracketing expiry, interpolated like the variance.
+pub fn vol_slope_into(
+    s: &Slices,
+    strike: &[f64],
+    expiry: &[f64],
+    vol: &mut [f64],
+    slope: &mut [f64],
+) -> Result<()> {
+    s.check()?;
+    let m = vol.len();
+    if strike.len() != m || expiry.len() != m || slope.len() != m {
+        return Err(Error::Shape(
+            "strike, expiry and outputs differ in length".into(),
+        ));
+    }
+    for (((k, t), v), d) in strike
+        .chunks(CHUNK)
+        .zip(expiry.chunks(CHUNK))
+        .zip(vol.chunks_mut(CHUNK))
+        .zip(slope.chunks_mut(CHUNK))
+    {
+        chunk_slope(s, k, t, v, d);
+    }
+    Ok(())
+}
+
 multiversion! {
-    fn chunk(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) => chunk_body
+    fn chunk(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) => vol_body
+}
+
+multiversion! {
+    fn chunk_slope(
+        s: &Slices,
+        strike: &[f64],
+        expiry: &[f64],
+        out: &mut [f64],
+        slope: &mut [f64],
+    ) => slope_body
 }
 
 #[inline(always)]
-fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) {
+fn vol_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) {
+    chunk_body::<A, false>(s, strike, expiry, out, &mut [])
+}
+
+#[inline(always)]
+fn slope_body<A: Arith>(
+    s: &Slices,
+    strike: &[f64],
+    expiry: &[f64],
+    out: &mut [f64],
+    slope: &mut [f64],
+) {
+    chunk_body::<A, true>(s, strike, expiry, out, slope)
+}
+
+/// Vols (and with `SLOPE` their strike derivatives) of one chunk.
+#[inline(always)]
+fn chunk_body<A: Arith, const SLOPE: bool>(
+    s: &Slices,
+    strike: &[f64],
+    expiry: &[f64],
+    out: &mut [f64],
+    slope: &mut [f64],
+) {
     let m = out.len();
     let n = s.ts.len();
     let mut k = [0.0f64; CHUNK];
@@ -89,6 +150,10 @@ fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f
     let mut env = [0.0f64; CHUNK];
     let mut w_lo = [0.0f64; CHUNK];
     let mut w_hi = [0.0f64; CHUNK];
+    // dw/dk of the envelope and at the bracketing slices (only with SLOPE).
+    let mut env1 = [0.0f64; CHUNK];
+    let mut w1_lo = [0.0f64; CHUNK];
+    let mut w1_hi = [0.0f64; CHUNK];
     // Bracketing slices and ln F per point (grids repeat expiries: reuse the last search).
     let mut lf = [0.0f64; CHUNK];
     let (mut last_t, mut last_j, mut last_lf) = (f64::NAN, 0usize, 0.0f64);
@@ -132,30 +197,67 @@ fn chunk_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f
         let first = idx == 0;
         for i in 0..m {
             let x = k[i] - p.m;
-            let w = A::mla(p.b, A::mla(p.rho, x, A::mla(x, x, s2).sqrt()), p.a);
-            let e = if first { w } else { env[i].max(w) };
+            let r = A::mla(x, x, s2).sqrt();
+            let w = A::mla(p.b, A::mla(p.rho, x, r), p.a);
+            let takes = first || w > env[i];
+            let e = if takes { w } else { env[i] };
             env[i] = e;
             w_lo[i] = if below[i] == fi { e } else { w_lo[i] };
             w_hi[i] = if above[i] == fi { e } else { w_hi[i] };
+            if SLOPE {
+                let w1 = p.b * (p.rho + x / r);
+                let e1 = if takes { w1 } else { env1[i] };
+                env1[i] = e1;
+                w1_lo[i] = if below[i] == fi { e1 } else { w1_lo[i] };
+                w1_hi[i] = if above[i] == fi { e1 } else { w1_hi[i] };
+            }
         }
     }
     for i in 0..m {
         let t = expiry[i];
         let j = lo[i];
-        let w = if j == 0 {
-            w_hi[i] * t / s.ts[0]
+        let (w, w1) = if j == 0 {
+            (w_hi[i] * t / s.ts[0], w1_hi[i] * t / s.ts[0])
         } else if j == n {
-            w_lo[i] * t / s.ts[n - 1]
+            (w_lo[i] * t / s.ts[n - 1], w1_lo[i] * t / s.ts[n - 1])
         } else {
             let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
-            A::mla(a, w_hi[i] - w_lo[i], w_lo[i])
+            (
+                A::mla(a, w_hi[i] - w_lo[i], w_lo[i]),
+                A::mla(a, w1_hi[i] - w1_lo[i], w1_lo[i]),
+            )
         };
         let v = (w.max(0.0) / t).sqrt();
-        out[i] = if t > 0.0 && strike[i] > 0.0 {
-            v
-        } else {
-            f64::NAN
-        };
+        let ok = t > 0.0 && strike[i] > 0.0;
+        out[i] = if ok { v } else { f64::NAN };
+        if SLOPE {
+            // dvol/dK = (dw/dk) / (2 vol t K); flat where the variance is not positive.
+            let d = if w > 0.0 {
+                w1 / (2.0 * v * t * strike[i])
+            } else {
+                0.0
+            };
+            slope[i] = if ok { d } else { f64::NAN };
+        }
+    }
+}
+
+/// `ln F` and the zero rate at expiry `t` from per-slice `ln F` and `ln` discount factors, as
+/// the Python `Surface` interpolates them: both linear in time, flat outside the slices.
+pub fn forward_and_rate(s: &Slices, log_discount: &[f64], t: f64) -> (f64, f64) {
+    let n = s.ts.len();
+    let j = s.ts.partition_point(|&x| x <= t);
+    let zero = |i: usize| -log_discount[i] / s.ts[i];
+    if j == 0 {
+        (s.log_forward[0], zero(0))
+    } else if j == n {
+        (s.log_forward[n - 1], zero(n - 1))
+    } else {
+        let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
+        (
+            s.log_forward[j - 1] + a * (s.log_forward[j] - s.log_forward[j - 1]),
+            zero(j - 1) + a * (zero(j) - zero(j - 1)),
+        )
     }
 }
 

@@ -5,6 +5,7 @@
 //! the GIL around every kernel and maps core errors to `strikegrid.exceptions`. No maths here.
 
 mod broadcast;
+mod package;
 mod surface;
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -656,7 +657,7 @@ fn implied_vol_arrays<'py>(
 
 /// `count` fresh C-contiguous float64 arrays of `shape`, left uninitialised: the kernels
 /// write every element.
-fn fresh_outputs<'py>(
+pub(crate) fn fresh_outputs<'py>(
     py: Python<'py>,
     shape: &[usize],
     count: usize,
@@ -669,7 +670,9 @@ fn fresh_outputs<'py>(
 /// Mutable slices over arrays from [`fresh_outputs`] (numpy arrays are mutable through a
 /// shared handle, as `as_slice_mut` itself is).
 #[allow(clippy::mut_from_ref)]
-fn output_slices<'a>(arrays: &'a [Bound<'_, PyArrayDyn<f64>>]) -> PyResult<Vec<&'a mut [f64]>> {
+pub(crate) fn output_slices<'a>(
+    arrays: &'a [Bound<'_, PyArrayDyn<f64>>],
+) -> PyResult<Vec<&'a mut [f64]>> {
     arrays
         .iter()
         // SAFETY: the arrays were just created by `fresh_outputs`, are C-contiguous and are
@@ -909,6 +912,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(american_implied_vol_arrays, m)?)?;
     m.add_function(wrap_pyfunction!(exercise_boundary, m)?)?;
     surface::register(m)?;
+    package::register(m)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;

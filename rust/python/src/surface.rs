@@ -14,7 +14,7 @@ use strikegrid_core::Error;
 use crate::{check_ndims, to_py_err};
 
 /// A 1-D float64 array as an owned vector (copies; the arrays of one smile are small).
-fn to_vec(a: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
+pub(crate) fn to_vec(a: &PyReadonlyArray1<'_, f64>) -> Vec<f64> {
     a.as_array().iter().copied().collect()
 }
 
@@ -254,6 +254,27 @@ fn ssvi_total_variance<'py>(
     PyArray1::from_vec(py, out).reshape(shape)
 }
 
+/// The rows of an (n, 5) array of (a, b, rho, m, sigma) as raw SVI parameter sets.
+pub(crate) fn svi_params(params: &numpy::PyReadonlyArray2<'_, f64>) -> PyResult<Vec<RawSvi>> {
+    let pv = params.as_array();
+    if pv.ncols() != 5 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "params: expected an (n, 5) array of (a, b, rho, m, sigma)",
+        ));
+    }
+    Ok(pv
+        .rows()
+        .into_iter()
+        .map(|r| RawSvi {
+            a: r[0],
+            b: r[1],
+            rho: r[2],
+            m: r[3],
+            sigma: r[4],
+        })
+        .collect())
+}
+
 /// Implied vols of a surface of SVI slices at (strike, expiry) points of one shape
 /// (`strikegrid_core::svi_surface`): `ts` expiries, `log_forward` ln F per expiry, `params` an
 /// (n, 5) array of (a, b, rho, m, sigma) per slice.
@@ -268,23 +289,7 @@ fn svi_surface_vol<'py>(
     expiry: PyReadonlyArrayDyn<'py, f64>,
 ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
     let (ts, lf) = (to_vec(&ts), to_vec(&log_forward));
-    let pv = params.as_array();
-    if pv.ncols() != 5 {
-        return Err(pyo3::exceptions::PyValueError::new_err(
-            "params: expected an (n, 5) array of (a, b, rho, m, sigma)",
-        ));
-    }
-    let slices: Vec<RawSvi> = pv
-        .rows()
-        .into_iter()
-        .map(|r| RawSvi {
-            a: r[0],
-            b: r[1],
-            rho: r[2],
-            m: r[3],
-            sigma: r[4],
-        })
-        .collect();
+    let slices = svi_params(&params)?;
     // numpy broadcasting of the two inputs, gathered in C order (a grid of a strike column
     // and an expiry row is read in place, never materialised in Python).
     check_ndims(py, &[strike.ndim(), expiry.ndim()])?;
