@@ -490,8 +490,7 @@ struct ChunkOut<'a> {
 
 /// Per-chunk working arrays, reused across the chunks of one thread.
 struct Scratch {
-    /// kind, forward, strike, expiry, vol, rate, carry (0), then the six outputs.
-    cols: Vec<Vec<f64>>,
+    legs: LegValues,
     pending: Vec<Pending>,
     /// Breakevens whose distribution function is needed: strike, expiry, forward; results.
     cdf_k: Vec<f64>,
@@ -499,8 +498,20 @@ struct Scratch {
     cdf_f: Vec<f64>,
     cdf: Vec<f64>,
     slope: Vec<f64>,
-    /// `exp(r t)` of each gathered leg (undiscounts its price).
-    growth: Vec<f64>,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            legs: LegValues::default(),
+            pending: Vec::new(),
+            cdf_k: Vec::new(),
+            cdf_t: Vec::new(),
+            cdf_f: Vec::new(),
+            cdf: Vec::new(),
+            slope: Vec::new(),
+        }
+    }
 }
 
 const LEG_GREEKS: [Greek; 6] = [
@@ -512,18 +523,144 @@ const LEG_GREEKS: [Greek; 6] = [
     Greek::Rho,
 ];
 
-impl Scratch {
-    fn new() -> Scratch {
-        Scratch {
-            cols: (0..13).map(|_| Vec::with_capacity(CHUNK_LEGS)).collect(),
-            pending: Vec::new(),
-            cdf_k: Vec::new(),
-            cdf_t: Vec::new(),
-            cdf_f: Vec::new(),
-            cdf: Vec::new(),
-            slope: Vec::new(),
-            growth: Vec::with_capacity(CHUNK_LEGS),
+/// Market values of a list of options on the surface: inputs gathered with [`push`], then
+/// [`evaluate`] fills the vols, Black-76 prices and greeks (delta and gamma with respect to the
+/// spot). Shared by the package kernel and the screener so both value legs identically.
+///
+/// [`push`]: LegValues::push
+/// [`evaluate`]: LegValues::evaluate
+#[derive(Debug, Default, Clone)]
+pub struct LegValues {
+    /// +1 call, -1 put.
+    pub kind: Vec<f64>,
+    /// Surface forward at the expiry.
+    pub fwd: Vec<f64>,
+    /// Strike.
+    pub strike: Vec<f64>,
+    /// Expiry in years.
+    pub expiry: Vec<f64>,
+    /// Surface zero rate at the expiry.
+    pub rate: Vec<f64>,
+    /// `exp(rate * expiry)`: undiscounts a price to the expiry.
+    pub growth: Vec<f64>,
+    /// Surface vol.
+    pub vol: Vec<f64>,
+    /// Price, then the greeks (delta and gamma with respect to the spot; vega per 1.00 of vol;
+    /// theta per year with the forward held; rho per 1.00 of rate).
+    pub price: Vec<f64>,
+    /// Spot delta.
+    pub delta: Vec<f64>,
+    /// Spot gamma.
+    pub gamma: Vec<f64>,
+    /// Vega.
+    pub vega: Vec<f64>,
+    /// Theta.
+    pub theta: Vec<f64>,
+    /// Rho.
+    pub rho: Vec<f64>,
+    carry: Vec<f64>,
+    last: Option<(f64, f64, f64, f64)>,
+}
+
+impl LegValues {
+    /// Empties the lists (keeps their capacity).
+    pub fn clear(&mut self) {
+        for v in [
+            &mut self.kind,
+            &mut self.fwd,
+            &mut self.strike,
+            &mut self.expiry,
+            &mut self.rate,
+            &mut self.growth,
+            &mut self.vol,
+            &mut self.price,
+            &mut self.delta,
+            &mut self.gamma,
+            &mut self.vega,
+            &mut self.theta,
+            &mut self.rho,
+            &mut self.carry,
+        ] {
+            v.clear();
         }
+    }
+
+    /// Number of options.
+    pub fn len(&self) -> usize {
+        self.kind.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_empty()
+    }
+
+    /// Adds one option (its forward and rate looked up once per run of equal expiries).
+    pub fn push(&mut self, market: &Market, kind: f64, strike: f64, t: f64) {
+        let (fwd, rate, growth) = match self.last {
+            Some((lt, f, r, g)) if lt == t => (f, r, g),
+            _ => {
+                let (lf, rate) =
+                    svi_surface::forward_and_rate(&market.slices, market.log_discount, t);
+                let v = (lf.exp(), rate, (rate * t).exp());
+                self.last = Some((t, v.0, v.1, v.2));
+                v
+            }
+        };
+        self.kind.push(kind);
+        self.fwd.push(fwd);
+        self.strike.push(strike);
+        self.expiry.push(t);
+        self.rate.push(rate);
+        self.growth.push(growth);
+        self.carry.push(0.0);
+    }
+
+    /// Vols from the surface, then Black-76 prices and greeks over the whole list.
+    pub fn evaluate(&mut self, market: &Market) -> Result<()> {
+        let m = self.len();
+        for v in [
+            &mut self.vol,
+            &mut self.price,
+            &mut self.delta,
+            &mut self.gamma,
+            &mut self.vega,
+            &mut self.theta,
+            &mut self.rho,
+        ] {
+            v.resize(m, 0.0);
+        }
+        svi_surface::vol_into(&market.slices, &self.strike, &self.expiry, &mut self.vol)?;
+        let ops = SliceOperands::new([
+            &self.kind,
+            &self.fwd,
+            &self.strike,
+            &self.expiry,
+            &self.vol,
+            &self.rate,
+            &self.carry,
+        ])?;
+        european::evaluate(
+            Model::Black76,
+            GreekSet::from_iter(LEG_GREEKS),
+            OnInvalid::Nan,
+            &ops,
+            &mut [
+                &mut self.price,
+                &mut self.delta,
+                &mut self.gamma,
+                &mut self.vega,
+                &mut self.theta,
+                &mut self.rho,
+            ],
+        )?;
+        // Forward greeks to spot greeks: dF/dS = F/S.
+        for i in 0..m {
+            let ratio = self.fwd[i] / market.spot;
+            self.delta[i] *= ratio;
+            self.gamma[i] *= ratio * ratio;
+        }
+        Ok(())
     }
 }
 
@@ -538,60 +675,28 @@ fn chunk(
     let (l, r) = (p.legs, max_roots(p.legs));
     let count = out.breakevens.len() / r;
     let slots = first * l..(first + count) * l;
-    for c in scratch.cols.iter_mut() {
-        c.clear();
-    }
-    // Gather the active legs, with the forward and zero rate of their expiry.
-    let (mut last_t, mut last_fr) = (f64::NAN, (0.0, 0.0, 1.0));
-    scratch.growth.clear();
+    // Gather the active legs, then their vols, prices and greeks.
+    let legs = &mut scratch.legs;
+    legs.clear();
     for s in slots.clone() {
-        if p.qty[s] == 0.0 {
-            continue;
+        if p.qty[s] != 0.0 {
+            legs.push(market, p.kind[s], p.strike[s], p.expiry[s]);
         }
-        let t = p.expiry[s];
-        if t != last_t {
-            let (lf, rate) = svi_surface::forward_and_rate(&market.slices, market.log_discount, t);
-            (last_t, last_fr) = (t, (lf.exp(), rate, (rate * t).exp()));
-        }
-        let c = &mut scratch.cols;
-        c[0].push(p.kind[s]);
-        c[1].push(last_fr.0);
-        c[2].push(p.strike[s]);
-        c[3].push(t);
-        c[5].push(last_fr.1);
-        c[6].push(0.0);
-        scratch.growth.push(last_fr.2);
     }
-    let m = scratch.cols[0].len();
-    let (inputs, outputs) = scratch.cols.split_at_mut(7);
-    inputs[4].resize(m, 0.0);
-    {
-        let [_, _, strike, expiry, vol, ..] = inputs else {
-            unreachable!("seven input columns")
-        };
-        svi_surface::vol_into(&market.slices, strike, expiry, vol)?;
-    }
-    for o in outputs.iter_mut() {
-        o.resize(m, 0.0);
-    }
-    {
-        let cols: [&[f64]; 7] = std::array::from_fn(|i| inputs[i].as_slice());
-        let ops = SliceOperands::new(cols)?;
-        let mut outs: Vec<&mut [f64]> = outputs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        european::evaluate(
-            Model::Black76,
-            GreekSet::from_iter(LEG_GREEKS),
-            OnInvalid::Nan,
-            &ops,
-            &mut outs,
-        )?;
-    }
-    let [_, fwd, _, expiry, vol, _, _] = inputs else {
-        unreachable!("seven input columns")
-    };
-    let [price, delta, gamma, vega, theta, rho] = outputs else {
-        unreachable!("six output columns")
-    };
+    legs.evaluate(market)?;
+    let LegValues {
+        fwd,
+        expiry,
+        vol,
+        growth,
+        price,
+        delta,
+        gamma,
+        vega,
+        theta,
+        rho,
+        ..
+    } = &scratch.legs;
     let spot = market.spot;
     let pending = &mut scratch.pending;
     pending.clear();
@@ -617,15 +722,8 @@ fn chunk(
                 }
                 continue;
             }
-            let ratio = fwd[g] / spot;
             let leg = [
-                vol[g],
-                price[g],
-                delta[g] * ratio,
-                gamma[g] * ratio * ratio,
-                vega[g],
-                theta[g],
-                rho[g],
+                vol[g], price[g], delta[g], gamma[g], vega[g], theta[g], rho[g],
             ];
             for (a, v) in acc.iter_mut().zip(&leg[1..]) {
                 *a += q * v;
@@ -633,7 +731,7 @@ fn chunk(
             for (o, v) in out.per_leg.iter_mut().zip(leg) {
                 o[i * l + j] = v;
             }
-            undiscounted += q * price[g] * scratch.growth[g];
+            undiscounted += q * price[g] * growth[g];
             if !any {
                 (t_common, fwd_t, any) = (expiry[g], fwd[g], true);
             } else if (expiry[g] - t_common).abs() > SAME_EXPIRY {
