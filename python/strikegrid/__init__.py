@@ -15,6 +15,7 @@ from .exceptions import InputError, StrikegridError
 from .implied import IV_STATUS, implied_vol
 from .package import Leg, Package
 from .pricing import GREEKS, greeks, norm_cdf, norm_pdf, price
+from .screening import screen
 from .surface import Surface
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "norm_cdf",
     "norm_pdf",
     "price",
+    "screen",
     "simd_level",
     "strategies",
 ]

@@ -1,5 +1,7 @@
 """Type stubs of the compiled extension ``strikegrid._core`` (rust/python)."""
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -169,3 +171,26 @@ def package_analytics(
     under_cost: npt.NDArray[np.float64],
     premium: npt.NDArray[np.float64],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def screen_chain(
+    spot: float,
+    ts: npt.NDArray[np.float64],
+    log_forward: npt.NDArray[np.float64],
+    log_discount: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    kind: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    bid: npt.NDArray[np.float64],
+    ask: npt.NDArray[np.float64],
+    volume: npt.NDArray[np.float64],
+    open_interest: npt.NDArray[np.float64],
+    strategy: str,
+    filters: list[float],
+    rank: str,
+    ascending: bool,
+    top: int,
+    per_expiry: bool,
+    natural: bool,
+    real_world: tuple[float, float] | None,
+    multiplier: float,
+) -> dict[str, Any]: ...

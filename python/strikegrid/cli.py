@@ -1,4 +1,4 @@
-"""The ``strikegrid`` command line (``strikegrid demo``)."""
+"""The ``strikegrid`` command line: ``demo``, ``screen`` (``strikegrid --help`` lists all)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _core, greeks, price
+from . import _core, cli_screen, greeks, price
 from .chain import Chain
+from .exceptions import InputError
 from .sample import SAMPLE_CHAIN, load_sample_chain
 from .surface import Surface
 
@@ -101,14 +102,43 @@ class _Writer:
         sys.stdout.write(line + "\n")
 
 
+#: Options whose value is a LO:HI range that may start with a minus sign.
+_RANGE_OPTIONS = ("--dte", "--delta", "--width")
+
+
+def _join_negative_ranges(argv: Sequence[str]) -> list[str]:
+    """``--delta -0.30:-0.15`` as ``--delta=-0.30:-0.15`` (argparse would read the value as an
+    option)."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        a = items[i]
+        nxt = items[i + 1] if i + 1 < len(items) else ""
+        if a in _RANGE_OPTIONS and nxt[:1] == "-" and nxt[1:2] in ".0123456789:":
+            out.append(f"{a}={nxt}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``strikegrid`` command."""
     parser = argparse.ArgumentParser(prog="strikegrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="price the embedded SPX sample chain and a large grid")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _demo(_Writer())
+    cli_screen.add_parser(sub)
+    args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else argv))
+    try:
+        if args.command == "demo":
+            return _demo(_Writer())
+        if args.command == "screen":
+            return cli_screen.run(args)
+    except (InputError, OSError) as e:
+        sys.stderr.write(f"strikegrid {args.command}: error: {e}\n")
+        return 2
     parser.error(f"unknown command {args.command}")
     return 2
 

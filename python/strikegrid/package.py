@@ -477,6 +477,13 @@ class Package:
         self.multiplier = m
         self.name = name
 
+    @classmethod
+    def from_row(cls, row: Any) -> Package:
+        """A row of :func:`strikegrid.screen` (record, pandas row or mapping) as a package."""
+        from .screening import to_package
+
+        return to_package(row)
+
     def __repr__(self) -> str:
         label = f"{self.name!r}, " if self.name else ""
         return f"Package({label}{list(self.legs)!r}, multiplier={self.multiplier:g})"

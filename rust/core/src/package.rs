@@ -236,28 +236,40 @@ impl Payoff {
     /// Breakevens and extremes, exact from the kinks (0 and the strikes) and the slope beyond
     /// the last strike. Where the P&L is zero on a whole segment, its ends are given.
     pub fn analytics(&self) -> Analytics {
-        let mut x = [0.0f64; MAX_LEGS + 1];
-        x[1..=self.m].copy_from_slice(&self.strike[..self.m]);
-        let pts = &mut x[..=self.m];
-        pts.sort_unstable_by(f64::total_cmp);
-        let mut n = 0;
-        for i in 0..pts.len() {
-            if i == 0 || pts[i] != pts[n - 1] {
-                pts[n] = pts[i];
-                n += 1;
+        let m = self.m;
+        // Legs by increasing strike (they usually arrive sorted: then no sort at all).
+        let mut order = [0usize; MAX_LEGS];
+        for (j, o) in order.iter_mut().enumerate().take(m) {
+            *o = j;
+        }
+        let order = &mut order[..m];
+        if !self.strike[..m].windows(2).all(|w| w[0] <= w[1]) {
+            order.sort_unstable_by(|&a, &b| self.strike[a].total_cmp(&self.strike[b]));
+        }
+        // The P&L at 0 and its slope on the first segment: puts pay `K - x` there.
+        let (mut y0, mut slope) = (-self.fixed, self.under_qty);
+        for j in 0..m {
+            if self.sign[j] < 0.0 {
+                y0 += self.qty[j] * self.strike[j];
+                slope -= self.qty[j];
             }
         }
-        let x = &x[..n];
+        // Walk the kinks: at a strike the slope changes by that leg's quantity (a call starts
+        // paying, a put stops), whichever its kind.
+        let mut x = [0.0f64; MAX_LEGS + 1];
         let mut y = [0.0f64; MAX_LEGS + 1];
-        for (yi, &xi) in y.iter_mut().zip(x) {
-            *yi = self.at(xi);
+        y[0] = y0;
+        let mut n = 1;
+        for &j in order.iter() {
+            let k = self.strike[j];
+            if k != x[n - 1] {
+                y[n] = y[n - 1] + slope * (k - x[n - 1]);
+                x[n] = k;
+                n += 1;
+            }
+            slope += self.qty[j];
         }
-        let y = &mut y[..n];
-        let slope = self.under_qty
-            + (0..self.m)
-                .filter(|&j| self.sign[j] > 0.0)
-                .map(|j| self.qty[j])
-                .sum::<f64>();
+        let (x, y) = (&x[..n], &mut y[..n]);
         let y_abs = y.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         let tol = 1e-12 * 1f64.max(y_abs).max(x[n - 1]);
         for v in y.iter_mut() {
@@ -327,6 +339,42 @@ impl Payoff {
             (lo, cdf_lo) = (hi, cdf_hi);
         }
         total.clamp(0.0, 1.0)
+    }
+
+    /// Expected P&L per unit at expiry `t` (undiscounted; underlying legs count their price
+    /// change only). Risk-neutral: the legs' undiscounted surface value `undiscounted` plus
+    /// the underlying at the forward `fwd`; real-world: each option's lognormal expectation
+    /// (Black-76 on the mean `S e^{drift t}` with the real-world vol, undiscounted).
+    pub fn expected(
+        &self,
+        spot: f64,
+        measure: Measure,
+        t: f64,
+        fwd: f64,
+        undiscounted: f64,
+    ) -> Result<f64> {
+        match measure {
+            Measure::RiskNeutral => Ok(undiscounted + self.under_qty * fwd - self.fixed),
+            Measure::RealWorld { drift, vol } => {
+                let mean = spot * (drift * t).exp();
+                let mut e = self.under_qty * mean - self.fixed;
+                for j in 0..self.m {
+                    e += self.qty[j]
+                        * european::price_one(
+                            Model::Black76,
+                            self.sign[j],
+                            mean,
+                            self.strike[j],
+                            t,
+                            vol,
+                            0.0,
+                            0.0,
+                            OnInvalid::Nan,
+                        )?;
+                }
+                Ok(e)
+            }
+        }
     }
 }
 
@@ -782,22 +830,15 @@ fn chunk(
     let cdf = &mut scratch.cdf;
     cdf.clear();
     cdf.resize(cdf_k.len(), 0.0);
-    match measure {
-        Measure::RiskNeutral => {
-            let slope = &mut scratch.slope;
-            slope.clear();
-            slope.resize(cdf_k.len(), 0.0);
-            svi_surface::vol_slope_into(&market.slices, cdf_k, cdf_t, cdf, slope)?;
-            smile_cdf_into(cdf_f, cdf_k, cdf_t, slope, cdf);
-        }
-        Measure::RealWorld { drift, vol } => {
-            for i in 0..cdf.len() {
-                let (t, x) = (cdf_t[i], cdf_k[i]);
-                let mu = (drift - 0.5 * vol * vol) * t;
-                cdf[i] = ncdf(((x / spot).ln() - mu) / (vol * t.sqrt()));
-            }
-        }
-    }
+    distribution(
+        market,
+        measure,
+        cdf_k,
+        cdf_t,
+        cdf_f,
+        cdf,
+        &mut scratch.slope,
+    )?;
     // Pass 2: probability of profit and expected P&L.
     for pend in pending.iter() {
         let (i, a) = (pend.local, &pend.a);
@@ -851,6 +892,35 @@ struct Pending {
     fwd: f64,
     undiscounted: f64,
     first_root: usize,
+}
+
+/// `P(S_T < x[i])` at expiry `t[i]` (forward `f[i]`) under `measure`, into `out`: the surface's
+/// smile-consistent distribution ([`smile_cdf`]) or the real-world lognormal. `slope` is
+/// scratch space.
+pub fn distribution(
+    market: &Market,
+    measure: Measure,
+    x: &[f64],
+    t: &[f64],
+    f: &[f64],
+    out: &mut [f64],
+    slope: &mut Vec<f64>,
+) -> Result<()> {
+    match measure {
+        Measure::RiskNeutral => {
+            slope.clear();
+            slope.resize(x.len(), 0.0);
+            svi_surface::vol_slope_into(&market.slices, x, t, out, slope)?;
+            smile_cdf_into(f, x, t, slope, out);
+        }
+        Measure::RealWorld { drift, vol } => {
+            for ((o, &x), &t) in out.iter_mut().zip(x).zip(t) {
+                let mu = (drift - 0.5 * vol * vol) * t;
+                *o = ncdf(((x / market.spot).ln() - mu) / (vol * t.sqrt()));
+            }
+        }
+    }
+    Ok(())
 }
 
 multiversion! {
