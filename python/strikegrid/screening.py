@@ -262,12 +262,13 @@ def _records(chain: Chain, strategy: str, raw: dict[str, Any]) -> np.recarray[An
     first = np.where(rows[:, 1] >= 0, rows[:, 1], rows[:, 2]) if n else np.zeros(0, np.int64)
     strikes = np.asarray(chain.strike, dtype=np.float64)
     expiry_date = np.asarray(chain.expiry_date)[first].astype("datetime64[D]")
-    expiry = np.asarray(chain.expiry)[first]
+    # Millisecond resolution: what pandas, polars and pyarrow all take as a timestamp.
+    expiry = np.asarray(chain.expiry)[first].astype("datetime64[ms]")
     fields: list[tuple[str, Any]] = [
         ("strategy", "U16"),
         ("underlying", "U16"),
         ("expiry", "datetime64[D]"),
-        ("settlement", expiry.dtype if n else "datetime64[s]"),
+        ("settlement", "datetime64[ms]"),
         ("t", "f8"),
     ]
     fields += [(c, "f8") for c in _LEG_COLUMNS]
