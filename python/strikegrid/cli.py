@@ -1,4 +1,4 @@
-"""The ``strikegrid`` command line (``strikegrid demo``)."""
+"""The ``strikegrid`` command line (``strikegrid demo``, ``strikegrid quote``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 
 from . import _core, greeks, price
 from .chain import Chain
+from .rfq import _cli as rfq_cli
 from .sample import SAMPLE_CHAIN, load_sample_chain
 from .surface import Surface
 
@@ -106,9 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="strikegrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="price the embedded SPX sample chain and a large grid")
+    rfq_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(_Writer())
+    if args.command == "quote":
+        return rfq_cli.run(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
