@@ -71,7 +71,11 @@ def add_parser(sub: Any) -> None:
         "QTY signed (+ bought), KIND call/put/underlying, EXPIRY a date or years",
     )
     p.add_argument("--size", type=float, default=10.0, help="packages (default 10)")
-    p.add_argument("--side", default="buy", help="buy, sell or two-way (default buy)")
+    p.add_argument(
+        "--side",
+        default="buy",
+        help="buy, sell, or two-way (quotes only, nothing filled); default buy",
+    )
     p.add_argument("--dealers", type=int, default=5, help="simulated dealers (default 5)")
     p.add_argument("--seed", type=int, default=7, help="seed of the auction clock (default 7)")
     p.add_argument("--ttl", type=float, default=5.0, help="request time-to-live, s (default 5)")
@@ -112,8 +116,7 @@ def _run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
         package = _strategy(args, chain, surface, mult)
     request = Request(package, args.size, args.side, args.ttl)
     dealers = panel(surface, args.dealers)
-    side = "buy" if request.side == "two-way" else None
-    result = run_auction(request, dealers, seed=args.seed, side=side)
+    result = run_auction(request, dealers, seed=args.seed)
     _print(result, out)
     if args.log:
         write_log(result, args.log)

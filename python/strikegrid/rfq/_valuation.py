@@ -18,6 +18,11 @@ No-arbitrage bounds (per unit, option legs at their own prices, underlying legs 
   lower and short legs at their upper bound (European: ``[DF (±(F-K))+, DF F]`` for a call,
   ``DF K`` above for a put; American: at least intrinsic on the spot, at most the spot for a
   call and the strike for a put).
+
+The bounds assume non-negative rates: a fitted discount factor above 1 (parity-fit noise; the
+sample chain has a few slices at 1.002-1.004) counts as 1, so a vertical stays within its width.
+The surface's value can then exceed a bound by that noise; the dealers' fair value is held
+inside the bounds.
 """
 
 from __future__ import annotations
@@ -50,12 +55,14 @@ def years(chain: Any, expiry: Any) -> float:
     if isinstance(expiry, float):
         return expiry
     try:
-        cache = _YEARS.setdefault(chain, {})
+        cache = _YEARS.get(chain)
+        if cache is None:
+            cache = _YEARS[chain] = {}
         t = cache.get(expiry)
         if t is None:
             t = cache[expiry] = float(chain.year_fraction(expiry))
         return t
-    except TypeError:  # unhashable expiry or chain
+    except TypeError:  # unhashable expiry
         return float(chain.year_fraction(expiry))
 
 
@@ -76,6 +83,8 @@ class LegTable:
         "qty",
         "qty_opt",
         "single_expiry",
+        "static",
+        "stock_qty",
         "strike",
     )
 
@@ -97,6 +106,11 @@ class LegTable:
         self.single_expiry = package.single_expiry
         self.n_contracts = float(sum(abs(leg.qty) for leg in opts))
         self.n_shares = float(sum(abs(leg.qty) for leg in legs if not leg.is_option))
+        self.stock_qty = float(sum(leg.qty for leg in legs if not leg.is_option))
+        # (row, strike, is_call, american) of each option leg, for the per-leg loop
+        self.static = tuple(
+            zip(self.opt_rows, self.strike.tolist(), self.is_call.tolist(), self.american.tolist())
+        )
         self.kinks = payoff_kinks(
             self.strike.tolist(), self.is_call.tolist(), self.qty_opt.tolist()
         )
@@ -106,10 +120,11 @@ class Marks:
     """Per-unit marks of one request's legs against one surface (see the module docstring).
 
     Per leg, in package order: ``price`` (option premium, or the spot for an underlying leg),
-    ``delta`` (per unit of spot), ``gamma`` (spot), ``vega`` (per 1.00 of vol), ``vol``, ``t``,
-    ``lo``/``hi`` (the leg's own no-arbitrage bounds). Package aggregates are per unit:
-    ``fair = sum(qty * price)``, net ``delta``, ``gamma``, ``vega``, gross ``vega_gross``,
-    ``gamma_var = sum(qty * gamma * vol^2)`` and the bounds ``lower``/``upper``.
+    ``leg_delta`` (per unit of spot), ``leg_gamma`` (spot), ``leg_vega`` (per 1.00 of vol),
+    ``vol``, ``t`` (0 for underlying legs), ``lo``/``hi`` (the leg's own no-arbitrage bounds).
+    Package aggregates are per unit: ``model = sum(qty * price)``, ``fair`` (``model`` held
+    inside ``[lower, upper]``, the package bounds), net ``delta``, ``gamma``, ``vega``, gross
+    ``vega_gross`` and ``gamma_var = sum(qty * gamma * vol^2)``.
     """
 
     __slots__ = (
@@ -123,6 +138,7 @@ class Marks:
         "leg_vega",
         "lo",
         "lower",
+        "model",
         "multiplier",
         "n_contracts",
         "n_shares",
@@ -153,6 +169,7 @@ class Marks:
     weight: list[float]
     share: list[float]
     t_min: float
+    model: float
     fair: float
     delta: float
     gamma: float
@@ -185,17 +202,18 @@ def leg_marks(
     fwd = np.asarray(surface.forward(t), dtype=np.float64)
     df = np.asarray(surface.discount(t), dtype=np.float64)
     vol = np.asarray(surface.vol(strike, t), dtype=np.float64)
-    rate = -np.log(df) / t
     fl, dl, vl = fwd.tolist(), df.tolist(), vol.tolist()
     out: list[list[float]] = [[], [], [], []]
     if len(fl) <= SCALAR_LEGS:
-        args = zip(is_call.tolist(), fl, strike.tolist(), t.tolist(), vl, rate.tolist())
-        for (c, f, k, tt, v, r), am in zip(args, american.tolist()):
+        args = zip(is_call.tolist(), fl, strike.tolist(), t.tolist(), vl, dl)
+        for (c, f, k, tt, v, d), am in zip(args, american.tolist()):
+            r = -math.log(d) / tt
             style = "american" if am else "european"
             one = _greeks(c, f, k, tt, v, r, 0.0, model="black76", exercise=style, which=_WHICH)
             for dst, name in zip(out, _WHICH):
                 dst.append(float(one[name]))
         return fl, dl, vl, out[0], out[1], out[2], out[3]
+    rate = -np.log(df) / t
     res = {name: np.empty(t.shape) for name in _WHICH}
     for style, rows in (("european", ~american), ("american", american)):
         if rows.any():
@@ -243,7 +261,11 @@ def marks(surface: Any, table: LegTable) -> Marks:
     hi = [math.inf] * n_all
     weight = [0.0] * n_all
     rows = table.opt_rows
-    fwd0 = df0 = 1.0
+    delta = gamma = vega = vega_gross = gamma_var = 0.0
+    lower = upper = 0.0  # sums of per-leg bounds
+    stock = table.stock_qty * spot
+    delta = table.stock_qty
+    t_min = math.inf
     if rows:
         t_list = [years(chain, e) for e in table.expiries]
         _check_on_surface(surface, t_list, table)
@@ -251,60 +273,57 @@ def marks(surface: Any, table: LegTable) -> Marks:
         fl, dl, vl, pl, dlt, gml, vgl = leg_marks(
             surface, t, table.strike, table.is_call, table.american
         )
-        fwd0, df0 = fl[0], dl[0]
-        kl = table.strike.tolist()
-        cl = table.is_call.tolist()
-        al = table.american.tolist()
-        for j, i in enumerate(rows):
-            f, d, k, call = fl[j], dl[j], kl[j], cl[j]
+        t_min = min(t_list)
+        for (i, k, call, am), f, d, v, p, dl_, gm, vg, tt in zip(
+            table.static, fl, dl, vl, pl, dlt, gml, vgl, t_list
+        ):
+            q = qty[i]
             ratio = f / spot
-            price[i], lvega[i], lvol[i], lt[i] = pl[j], vgl[j], vl[j], t_list[j]
             # Black-76 delta and gamma are per unit of forward; dF/dS = F/S.
-            ldelta[i] = dlt[j] * ratio
-            lgamma[i] = gml[j] * ratio * ratio
-            lo[i] = d * max((f - k) if call else (k - f), 0.0)
-            hi[i] = d * (f if call else k)
-            if al[j]:
-                lo[i] = max(lo[i], (spot - k) if call else (k - spot), 0.0)
-                hi[i] = spot if call else k
-            weight[i] = abs(qty[i]) * vgl[j]
+            dl_ *= ratio
+            gm *= ratio * ratio
+            price[i], ldelta[i], lgamma[i], lvega[i], lvol[i], lt[i] = p, dl_, gm, vg, v, tt
+            delta += q * dl_
+            gamma += q * gm
+            vega += q * vg
+            vega_gross += abs(q * vg)
+            gamma_var += q * gm * v * v
+            weight[i] = abs(q) * vg
+            # Bounds take a discount factor above 1 (parity-fit noise; the sample chain has a
+            # few) as 1: they assume non-negative rates.
+            d = min(d, 1.0)
+            lo_i = d * max((f - k) if call else (k - f), 0.0)
+            hi_i = d * (f if call else k)
+            if am:
+                lo_i = max(lo_i, (spot - k) if call else (k - spot), 0.0)
+                hi_i = spot if call else k
+            lo[i], hi[i] = lo_i, hi_i
+            lower += q * (lo_i if q > 0 else hi_i)
+            upper += q * (hi_i if q > 0 else lo_i)
+        if table.single_expiry and not table.any_american:
+            env_lo, env_hi = envelope_bounds(table.kinks, fl[0])
+            d0 = min(dl[0], 1.0)
+            lower, upper = d0 * env_lo, d0 * env_hi
         if not any(w > 0.0 for w in weight):  # vega-less legs (deep in or out of the money)
             for i in rows:
                 weight[i] = abs(qty[i])
     else:  # only underlying legs: the edge goes to them
         weight = [abs(q) for q in qty]
-    fair = delta = gamma = vega = vega_gross = gamma_var = stock = 0.0
-    lower = upper = 0.0
-    for i in range(n_all):
-        q = qty[i]
-        fair += q * price[i]
-        delta += q * ldelta[i]
-        gamma += q * lgamma[i]
-        vega += q * lvega[i]
-        vega_gross += abs(q * lvega[i])
-        gamma_var += q * lgamma[i] * lvol[i] * lvol[i]
-        if not table.is_option[i]:
-            stock += q * spot
-        elif q > 0:
-            lower += q * lo[i]
-            upper += q * hi[i]
-        else:
-            lower += q * hi[i]
-            upper += q * lo[i]
-    if rows and table.single_expiry and not table.any_american:
-        env_lo, env_hi = envelope_bounds(table.kinks, fwd0)
-        lower, upper = df0 * env_lo, df0 * env_hi
     m = Marks()
     m.spot, m.multiplier, m.qty = spot, table.multiplier, qty
     m.price, m.leg_delta, m.leg_gamma, m.leg_vega = price, ldelta, lgamma, lvega
     m.vol, m.t, m.lo, m.hi, m.weight = lvol, lt, lo, hi, weight
-    m.fair, m.delta, m.gamma, m.vega = fair, delta, gamma, vega
+    m.model = model = sum([q * p for q, p in zip(qty, price)])
+    m.delta, m.gamma, m.vega = delta, gamma, vega
     m.vega_gross, m.gamma_var = vega_gross, gamma_var
     m.lower, m.upper = lower + stock, upper + stock
+    # The surface's value can only leave the bounds through a discount factor above 1 (or
+    # round-off); the dealers' fair value stays inside them.
+    m.fair = min(max(model, m.lower), m.upper)
     m.n_contracts, m.n_shares = table.n_contracts, table.n_shares
     total_w = sum(weight)
     m.share = [w / (total_w * q) for w, q in zip(weight, qty)]
-    m.t_min = min((x for x in lt if x > 0.0), default=math.inf)
+    m.t_min = t_min
     return m
 
 
@@ -361,10 +380,16 @@ def envelope_bounds(
         if xa > forward:
             break
         c = ya + (forward - xa) * slope
-        lo, hi = min(lo, c), max(hi, c)
+        if c < lo:
+            lo = c
+        if c > hi:
+            hi = c
         for xb, yb in above:
             c = ya + (forward - xa) * (yb - ya) / (xb - xa) if xb > xa else ya
-            lo, hi = min(lo, c), max(hi, c)
+            if c < lo:
+                lo = c
+            if c > hi:
+                hi = c
     return lo, hi
 
 
@@ -377,7 +402,7 @@ def allocate(package_price: float, m: Marks) -> tuple[float, ...]:
     bound and the rest of the edge is shared among the others, by weight and then by quantity
     (the package bounds leave room for it).
     """
-    edge = package_price - m.fair
+    edge = package_price - m.model
     # Common case first: the weighted shares fit inside every leg's bounds.
     moved = [p + edge * a for p, a in zip(m.price, m.share)]
     if all(lo <= x <= hi for lo, x, hi in zip(m.lo, moved, m.hi)):
