@@ -86,6 +86,15 @@ def test_quotes_bracket_fair_value_and_legs_sum(surface: sg.Surface) -> None:
             assert on_tick or px in (m.lower, m.upper)
 
 
+def test_underlying_only_package(surface: sg.Surface) -> None:
+    spot = surface.chain.spot
+    pkg = sg.Package([sg.Leg.underlying(2)])
+    q = rfq.Dealer(surface).quote(rfq.Request(pkg, 10))
+    assert q.bid is not None and q.ask is not None
+    assert q.bid < q.fair == 2 * spot < q.ask
+    assert q.leg_bid[0] * 2 == pytest.approx(q.bid) and q.leg_ask[0] * 2 == pytest.approx(q.ask)
+
+
 def test_fair_value_matches_package_value(surface: sg.Surface) -> None:
     spot = surface.chain.spot
     for pkg in _packages(spot):

@@ -1,9 +1,11 @@
 """One valuation of a request's legs against a surface, shared by every dealer quoting it.
 
-:func:`leg_marks` is the only numerical step (surface forwards, discounts and vols, then
-Black-76 prices and greeks of all option legs in one vectorised call); everything after it is
-scalar arithmetic on the few legs of a package. It is kept small so a batch kernel can replace
-it without touching the quoting rules.
+:func:`leg_marks` is the only numerical step: the surface's forwards, discount factors and vols
+of all option legs in one vectorised call each, then Black-76 prices and greeks (``sg.greeks``;
+its scalar fast path leg by leg for up to ``SCALAR_LEGS`` legs, where the array call's argument
+handling would cost more than the kernel, one array call above). Everything after it is scalar
+arithmetic on the few legs of a package. It is kept small so a batch kernel can replace it
+without touching the quoting rules.
 
 No-arbitrage bounds (per unit, option legs at their own prices, underlying legs at the spot):
 
@@ -18,6 +20,9 @@ No-arbitrage bounds (per unit, option legs at their own prices, underlying legs 
   lower and short legs at their upper bound (European: ``[DF (±(F-K))+, DF F]`` for a call,
   ``DF K`` above for a put; American: at least intrinsic on the spot, at most the spot for a
   call and the strike for a put).
+
+Underlying legs count at the spot inside a package with options (the dealer's charge goes to the
+option legs); a package of underlying legs alone is bounded only by non-negative share prices.
 
 The bounds assume non-negative rates: a fitted discount factor above 1 (parity-fit noise; the
 sample chain has a few slices at 1.002-1.004) counts as 1, so a vertical stays within its width.
@@ -307,8 +312,12 @@ def marks(surface: Any, table: LegTable) -> Marks:
         if not any(w > 0.0 for w in weight):  # vega-less legs (deep in or out of the money)
             for i in rows:
                 weight[i] = abs(qty[i])
-    else:  # only underlying legs: the edge goes to them
+    else:
+        # Only underlying legs: no option bounds; each share price only has to stay >= 0, and
+        # the edge goes to the shares.
         weight = [abs(q) for q in qty]
+        lower = sum(-math.inf for q in qty if q < 0) - stock
+        upper = sum(math.inf for q in qty if q > 0) - stock
     m = Marks()
     m.spot, m.multiplier, m.qty = spot, table.multiplier, qty
     m.price, m.leg_delta, m.leg_gamma, m.leg_vega = price, ldelta, lgamma, lvega
