@@ -604,7 +604,9 @@ def test_improvement_rederives_from_responses_and_chain(
         block = 20.0 + 1.0 * size
         imp = res.improvement
         assert imp.vs_mid == pytest.approx(s * (mid - price))
+        assert imp.vs_mid_package == pytest.approx(s * (mid - price) * 100)
         assert imp.vs_mid_total == pytest.approx(s * (mid - price) * 100 * size)
+        assert imp.vs_screen_package == pytest.approx(s * (screen - price) * 100)
         assert imp.vs_screen == pytest.approx(s * (screen - price))
         assert imp.fee_saving == pytest.approx(screen_fees - block)
         assert imp.vs_screen_total == pytest.approx(

@@ -100,13 +100,16 @@ class Screen:
 class Improvement:
     """What the block saved the taker (+ = better than the alternative).
 
-    ``vs_mid``/``vs_screen`` are per unit (price only), ``*_total`` in money for the whole
-    size; ``fee_saving = screen fees - block fee``; ``vs_screen_total`` includes it.
+    ``vs_mid``/``vs_screen`` are per unit (price only), ``*_package`` per package (times the
+    multiplier), ``*_total`` in money for the whole size; ``fee_saving = screen fees - block
+    fee``; ``vs_screen_total`` includes it.
     """
 
     vs_mid: float
+    vs_mid_package: float
     vs_mid_total: float
     vs_screen: float
+    vs_screen_package: float
     vs_screen_price_total: float
     fee_saving: float
     vs_screen_total: float
@@ -488,15 +491,18 @@ def _improvement(
     request: Request, side: str, price: float, mid: float, screen: Screen, fees: Fees
 ) -> Improvement:
     s = 1.0 if side == "buy" else -1.0
-    scale = request.multiplier * request.size
+    mult = request.multiplier
+    scale = mult * request.size
     vs_mid = s * (mid - price)
     vs_screen = s * (screen.price - price)
     fee = block_fee(fees, request.size)
     saving = screen.fees - fee
     return Improvement(
         vs_mid=vs_mid,
+        vs_mid_package=vs_mid * mult,
         vs_mid_total=vs_mid * scale,
         vs_screen=vs_screen,
+        vs_screen_package=vs_screen * mult,
         vs_screen_price_total=vs_screen * scale,
         fee_saving=saving,
         vs_screen_total=vs_screen * scale + saving,

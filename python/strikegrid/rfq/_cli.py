@@ -262,11 +262,12 @@ def _print(res: AuctionResult, out: Callable[[str], None]) -> None:
     imp = res.improvement
     if imp is not None and res.screen is not None:
         out(
-            f"vs mid: {imp.vs_mid:+.4f} per share, {_money(imp.vs_mid_total)} in total "
-            "(+ = better than mid)"
+            f"vs mid: {imp.vs_mid:+.4f} per share, {_money(imp.vs_mid_package)} per package, "
+            f"{_money(imp.vs_mid_total)} in total (+ = better than mid)"
         )
         out(
-            f"vs legging: {imp.vs_screen:+.4f} per share ({_money(imp.vs_screen_price_total)}), "
+            f"vs legging: {imp.vs_screen:+.4f} per share, {_money(imp.vs_screen_package)} per "
+            f"package ({_money(imp.vs_screen_price_total)} in total), "
             f"fees {_money(res.screen.fees)} on the screen vs {_money(imp.block_fee)} block "
             f"({_money(imp.fee_saving)} saved): {_money(imp.vs_screen_total)} better in total"
         )
