@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from . import american, exceptions, strategies
+from . import american, exceptions, rfq, strategies
 from ._core import __version__, simd_level
 from .american import early_exercise_premium, exercise_boundary
 from .chain import Chain
@@ -37,6 +37,7 @@ __all__ = [
     "norm_cdf",
     "norm_pdf",
     "price",
+    "rfq",
     "screen",
     "simd_level",
     "strategies",

@@ -1,4 +1,5 @@
-"""The ``strikegrid`` command line: ``demo``, ``screen`` (``strikegrid --help`` lists all)."""
+"""The ``strikegrid`` command line: ``demo``, ``screen``, ``quote`` (``strikegrid --help`` lists
+all)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from . import _core, cli_screen, greeks, price
 from .chain import Chain
 from .exceptions import InputError
+from .rfq import _cli as rfq_cli
 from .sample import SAMPLE_CHAIN, load_sample_chain
 from .surface import Surface
 
@@ -130,12 +132,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="price the embedded SPX sample chain and a large grid")
     cli_screen.add_parser(sub)
+    rfq_cli.add_parser(sub)
     args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "demo":
             return _demo(_Writer())
         if args.command == "screen":
             return cli_screen.run(args)
+        if args.command == "quote":
+            return rfq_cli.run(args)
     except (InputError, OSError) as e:
         sys.stderr.write(f"strikegrid {args.command}: error: {e}\n")
         return 2
