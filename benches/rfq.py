@@ -71,9 +71,8 @@ def main() -> None:
     def greeks_scalar() -> Any:
         return [sg.greeks(*a, 0.0, model="black76", which=which) for a in scalars]
 
-    def greeks_array() -> Any:
-        args = (table.is_call, fwd, table.strike, ts, vol, rate, 0.0)
-        return sg.greeks(*args, model="black76", which=which)
+    def leg_values() -> Any:
+        return _valuation.leg_marks(surface, ts, table.strike, table.is_call, table.american)
 
     def surface_calls() -> Any:
         return surface.forward(ts), surface.discount(ts), surface.vol(table.strike, ts)
@@ -83,9 +82,9 @@ def main() -> None:
         ("quote: Dealer.quote, 4-leg condor, date expiries", lambda: dealer.quote(request), n),
         ("quote: the same, year-fraction expiries", lambda: dealer.quote(request_t), n),
         ("  valuation: rfq.marks (surface, greeks, bounds)", lambda: rfq.marks(surface, table), n),
-        ("    surface.forward + discount + vol (4 legs)", surface_calls, n),
-        ("    sg.greeks scalar fast path x 4 (up to 8 legs)", greeks_scalar, n),
-        ("    sg.greeks one array call (above 8 legs)", greeks_array, n),
+        ("    leg values: package kernel (leg_marks, 4 legs)", leg_values, n),
+        ("    for comparison: surface.forward + discount + vol", surface_calls, n),
+        ("    for comparison: sg.greeks scalar fast path x 4", greeks_scalar, n),
         ("    no-arbitrage bounds (envelope at the forward)", lambda: envelope(fwd0), n),
         (
             "  pricing: Dealer.quote_marks (charges, legs)",

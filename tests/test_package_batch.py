@@ -210,3 +210,20 @@ def test_pop_sums_profitable_mass(surface: sg.Surface, legs, premium) -> None:
     approx += (1 - float(cdf[-1])) * (pkg.payoff(1e5, premium) > 1e-9)
     exact = pkg.pop(surface, premium)
     assert exact == pytest.approx(approx, abs=5e-3)
+
+
+def test_leg_values_are_the_kernels_per_leg_outputs(surface: sg.Surface) -> None:
+    from strikegrid import _core
+
+    t = surface.chain.year_fraction(EXPIRY)
+    ks = np.array([1150.0, 1250.0, 1350.0])
+    kinds = np.array([-1.0, 1.0, 1.0])
+    vals = _core.leg_values(*surface.kernel_market(), kinds.tolist(), ks.tolist(), [t] * 3)
+    out = value_packages(surface, kinds[:, None], ks[:, None], t, np.ones((3, 1)), per_leg=True)
+    names = ("vol", "price", "delta", "gamma", "vega", "theta", "rho", "forward", "discount")
+    for row, name in zip(vals, names):
+        assert np.array_equal(row, out[f"leg_{name}"][:, 0]), name
+    assert np.allclose(vals[7], surface.forward(t), rtol=1e-14)
+    assert np.allclose(vals[8], surface.discount(t), rtol=1e-14)
+    with pytest.raises(InputError, match="beyond"):
+        _core.leg_values(*surface.kernel_market(), [1.0], [1200.0], [9.0])

@@ -109,18 +109,17 @@ def test_fair_value_matches_package_value(surface: sg.Surface) -> None:
         assert m.gamma == pytest.approx(v.greeks["gamma"], rel=1e-12, abs=1e-15)
 
 
-def test_array_path_matches_scalar_path(
-    surface: sg.Surface, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_marks_are_the_package_kernels_leg_values(surface: sg.Surface) -> None:
     legs = [sg.Leg.call(k, EXP, qty=(-1) ** i) for i, k in enumerate(range(1150, 1400, 25))]
-    legs.append(sg.Leg.put(1200, FAR, qty=2, exercise="american"))
     table = rfq.Request(sg.Package(legs), 5)._table
-    scalar = rfq.marks(surface, table)
-    monkeypatch.setattr(_valuation, "SCALAR_LEGS", 0)
-    array = rfq.marks(surface, table)
-    for name in ("price", "leg_delta", "leg_gamma", "leg_vega", "lo", "hi"):
-        assert getattr(scalar, name) == pytest.approx(getattr(array, name), rel=1e-13, abs=0)
-    assert scalar.fair == pytest.approx(array.fair, rel=1e-13)
+    m = rfq.marks(surface, table)
+    t = surface.chain.year_fraction(EXP)
+    ks = np.array([float(leg.strike) for leg in legs])
+    out = sg.package.value_packages(
+        surface, np.ones((len(ks), 1)), ks[:, None], t, np.ones((len(ks), 1)), per_leg=True
+    )
+    assert m.price == pytest.approx(out["leg_price"][:, 0].tolist(), rel=1e-15)
+    assert m.vol == pytest.approx(out["leg_vol"][:, 0].tolist(), rel=1e-15)
 
 
 def test_american_leg_is_worth_at_least_the_european(surface: sg.Surface) -> None:

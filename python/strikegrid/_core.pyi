@@ -194,3 +194,13 @@ def screen_chain(
     real_world: tuple[float, float] | None,
     multiplier: float,
 ) -> dict[str, Any]: ...
+def leg_values(
+    spot: float,
+    ts: npt.NDArray[np.float64],
+    log_forward: npt.NDArray[np.float64],
+    log_discount: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    kind: list[float],
+    strike: list[float],
+    expiry: list[float],
+) -> npt.NDArray[np.float64]: ...

@@ -347,8 +347,9 @@ def value_packages(
         real_world: ``(drift, vol)``: the probability of profit and expected P&L under a
             lognormal real-world distribution (``E[S_T] = S e^{drift T}``) instead of the
             surface's risk-neutral one.
-        per_leg: also return the per-leg ``leg_vol``, ``leg_price``, ``leg_delta``, ... (n,
-            legs), per contract unit (not times the quantity).
+        per_leg: also return the per-leg ``leg_vol``, ``leg_price``, ``leg_delta``,
+            ``leg_gamma`` (spot), ``leg_vega``, ``leg_theta``, ``leg_rho``, ``leg_forward`` and
+            ``leg_discount`` (n, legs), per contract unit (not times the quantity).
 
     Returns:
         A dict of arrays: ``per_unit`` (fair value per unit) and ``value`` (per package, money);

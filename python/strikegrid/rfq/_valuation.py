@@ -1,11 +1,10 @@
 """One valuation of a request's legs against a surface, shared by every dealer quoting it.
 
-:func:`leg_marks` is the only numerical step: the surface's forwards, discount factors and vols
-of all option legs in one vectorised call each, then Black-76 prices and greeks (``sg.greeks``;
-its scalar fast path leg by leg for up to ``SCALAR_LEGS`` legs, where the array call's argument
-handling would cost more than the kernel, one array call above). Everything after it is scalar
-arithmetic on the few legs of a package. It is kept small so a batch kernel can replace it
-without touching the quoting rules.
+:func:`leg_marks` is the only numerical step: the surface's forwards, discount factors, vols and
+Black-76 prices and greeks of all option legs in one call of the batch package kernel
+(``strikegrid._core.package_value``, the leg valuation ``Package.value``, ``value_packages`` and
+the screener share), American legs through the American engine. Everything after it is scalar
+arithmetic on the few legs of a package.
 
 No-arbitrage bounds (per unit, option legs at their own prices, underlying legs at the spot):
 
@@ -34,11 +33,12 @@ from __future__ import annotations
 
 import math
 import weakref
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from .. import _core
 from ..exceptions import InputError
 from ..package import Package
 from ..pricing import greeks as _greeks
@@ -187,10 +187,6 @@ class Marks:
     n_shares: float
 
 
-#: Up to this many option legs, greeks come from the scalar fast path of ``sg.greeks`` one leg
-#: at a time (about 1.2 µs a leg); the array path costs ~15 µs of argument handling per call.
-SCALAR_LEGS = 8
-
 LegValues = tuple[
     list[float], list[float], list[float], list[float], list[float], list[float], list[float]
 ]
@@ -204,40 +200,42 @@ def leg_marks(
 
     The one numerical step of a quote: a batch kernel can replace it as it is.
     """
-    fwd = np.asarray(surface.forward(t), dtype=np.float64)
-    df = np.asarray(surface.discount(t), dtype=np.float64)
-    vol = np.asarray(surface.vol(strike, t), dtype=np.float64)
-    fl, dl, vl = fwd.tolist(), df.tolist(), vol.tolist()
-    out: list[list[float]] = [[], [], [], []]
-    if len(fl) <= SCALAR_LEGS:
-        args = zip(is_call.tolist(), fl, strike.tolist(), t.tolist(), vl, dl)
-        for (c, f, k, tt, v, d), am in zip(args, american.tolist()):
-            r = -math.log(d) / tt
-            style = "american" if am else "european"
-            one = _greeks(c, f, k, tt, v, r, 0.0, model="black76", exercise=style, which=_WHICH)
-            for dst, name in zip(out, _WHICH):
-                dst.append(float(one[name]))
-        return fl, dl, vl, out[0], out[1], out[2], out[3]
-    rate = -np.log(df) / t
-    res = {name: np.empty(t.shape) for name in _WHICH}
-    for style, rows in (("european", ~american), ("american", american)):
-        if rows.any():
-            part = _greeks(
-                is_call[rows],
-                fwd[rows],
-                strike[rows],
-                t[rows],
-                vol[rows],
-                rate[rows],
-                0.0,
-                model="black76",
-                exercise=style,
-                which=_WHICH,
-            )
-            for name in _WHICH:
-                res[name][rows] = np.asarray(part[name], dtype=np.float64)
-    cols = [cast("list[float]", res[name].tolist()) for name in _WHICH]
-    return fl, dl, vl, cols[0], cols[1], cols[2], cols[3]
+    # European legs: the package kernel's leg valuation (the same as Package.value,
+    # value_packages and the screener).
+    spot, ts, log_f, log_df, params = surface.kernel_market()
+    kind = [1.0 if c else -1.0 for c in is_call.tolist()]
+    vals = _core.leg_values(spot, ts, log_f, log_df, params, kind, strike.tolist(), t.tolist())
+    vol, price, delta, gamma, vega, _theta, _rho, fwd, df = vals
+    # The kernel's delta and gamma are with respect to the spot; these marks use the forward.
+    to_fwd = spot / fwd
+    delta = delta * to_fwd
+    gamma = gamma * to_fwd * to_fwd
+    if american.any():
+        price, delta, gamma, vega = (x.copy() for x in (price, delta, gamma, vega))
+        rows = american
+        part = _greeks(
+            is_call[rows],
+            fwd[rows],
+            strike[rows],
+            t[rows],
+            vol[rows],
+            -np.log(df[rows]) / t[rows],
+            0.0,
+            model="black76",
+            exercise="american",
+            which=_WHICH,
+        )
+        for dst, name in zip((price, delta, gamma, vega), _WHICH):
+            dst[rows] = np.asarray(part[name], dtype=np.float64)
+    return (
+        fwd.tolist(),
+        df.tolist(),
+        vol.tolist(),
+        price.tolist(),
+        delta.tolist(),
+        gamma.tolist(),
+        vega.tolist(),
+    )
 
 
 def marks(surface: Any, table: LegTable) -> Marks:

@@ -392,7 +392,9 @@ pub const OUTPUTS: [&str; 10] = [
     "max_loss",
 ];
 /// The optional per-leg outputs of [`value`] (per contract unit, not times the quantity).
-pub const LEG_OUTPUTS: [&str; 7] = ["vol", "price", "delta", "gamma", "vega", "theta", "rho"];
+pub const LEG_OUTPUTS: [&str; 9] = [
+    "vol", "price", "delta", "gamma", "vega", "theta", "rho", "forward", "discount",
+];
 
 /// Where [`value`] writes.
 pub struct Outputs<'a> {
@@ -401,7 +403,61 @@ pub struct Outputs<'a> {
     /// `n * max_roots(legs)` breakevens, NaN-padded (NaN for multi-expiry packages).
     pub breakevens: &'a mut [f64],
     /// Optionally one slice of `n * legs` per name in [`LEG_OUTPUTS`] (NaN in empty slots).
-    pub per_leg: Option<[&'a mut [f64]; 7]>,
+    pub per_leg: Option<[&'a mut [f64]; 9]>,
+}
+
+/// Surface values of single options into `out` (9 rows of `n`: vol, price, spot delta, spot
+/// gamma, vega, theta, rho, forward, discount factor), through [`LegValues`]. Every option must
+/// be well formed and on the surface (`0 < expiry <=` the last slice, positive strike, kind
+/// +1/-1), else an error names the first offending one.
+pub fn leg_values_into(
+    market: &Market,
+    kind: &[f64],
+    strike: &[f64],
+    expiry: &[f64],
+    out: &mut [f64],
+) -> Result<()> {
+    market.slices.check()?;
+    let n = kind.len();
+    if strike.len() != n || expiry.len() != n || out.len() != 9 * n {
+        return Err(Error::Shape("leg arrays and output do not fit".into()));
+    }
+    let ones = vec![1.0; n];
+    let zeros = vec![0.0; n];
+    let as_packages = Packages {
+        legs: 1,
+        kind,
+        strike,
+        expiry,
+        qty: &ones,
+        under_qty: &zeros,
+        under_cost: &zeros,
+        premium: &zeros,
+    };
+    let last = market.slices.ts[market.slices.ts.len() - 1];
+    as_packages.check_values(last)?;
+    let mut legs = LegValues::default();
+    for i in 0..n {
+        legs.push(market, kind[i], strike[i], expiry[i]);
+    }
+    legs.evaluate(market)?;
+    let rows: [&[f64]; 7] = [
+        &legs.vol,
+        &legs.price,
+        &legs.delta,
+        &legs.gamma,
+        &legs.vega,
+        &legs.theta,
+        &legs.rho,
+    ];
+    for (dst, src) in out.chunks_mut(n.max(1)).zip(rows) {
+        dst.copy_from_slice(src);
+    }
+    for i in 0..n {
+        out[7 * n + i] = legs.fwd[i];
+        out[8 * n + i] = 1.0 / legs.growth[i];
+    }
+    Ok(())
 }
 
 /// Expiry analytics only (no market): per package max profit, max loss and breakevens
@@ -771,7 +827,15 @@ fn chunk(
                 continue;
             }
             let leg = [
-                vol[g], price[g], delta[g], gamma[g], vega[g], theta[g], rho[g],
+                vol[g],
+                price[g],
+                delta[g],
+                gamma[g],
+                vega[g],
+                theta[g],
+                rho[g],
+                fwd[g],
+                1.0 / growth[g],
             ];
             for (a, v) in acc.iter_mut().zip(&leg[1..]) {
                 *a += q * v;

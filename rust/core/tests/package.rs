@@ -156,8 +156,12 @@ fn value_is_the_sum_of_the_legs() {
                 want += b.qty[s] * p;
                 assert!((r.per_leg[0][s] - vol).abs() < 1e-12);
                 assert!((r.per_leg[1][s] - p).abs() < 1e-12 * p.max(1.0));
+                let (lf, rate) =
+                    svi_surface::forward_and_rate(&market().slices, &LOG_DF, b.expiry[s]);
+                assert!((r.per_leg[7][s] - lf.exp()).abs() < 1e-12 * lf.exp());
+                assert!((r.per_leg[8][s] - (-rate * b.expiry[s]).exp()).abs() < 1e-14);
             } else {
-                assert!(r.per_leg[1][s].is_nan());
+                assert!(r.per_leg.iter().all(|o| o[s].is_nan()));
             }
         }
         let got = r.per_package[out("value")][i];

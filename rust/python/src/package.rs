@@ -165,7 +165,7 @@ fn package_value<'py>(
             .try_into()
             .map_err(|_| internal())?;
         let per_leg_slices = if per_leg {
-            Some(<[&mut [f64]; 7]>::try_from(output_slices(&leg_arrays)?).map_err(|_| internal())?)
+            Some(<[&mut [f64]; 9]>::try_from(output_slices(&leg_arrays)?).map_err(|_| internal())?)
         } else {
             None
         };
@@ -239,8 +239,56 @@ fn package_analytics<'py>(
     Ok((max_profit, max_loss, roots))
 }
 
+/// Surface values of single options (`strikegrid_core::package::LegValues`, the leg valuation
+/// of the package kernel and the screener): a (9, n) array of rows `vol, price, delta, gamma,
+/// vega, theta, rho, forward, discount` (delta and gamma with respect to the spot). Options
+/// must lie on the surface (0 < expiry <= its last expiry, positive strike).
+#[pyfunction]
+#[pyo3(signature = (spot, ts, log_forward, log_discount, params, kind, strike, expiry))]
+#[allow(clippy::too_many_arguments)]
+fn leg_values<'py>(
+    py: Python<'py>,
+    spot: f64,
+    ts: PyReadonlyArray1<'py, f64>,
+    log_forward: PyReadonlyArray1<'py, f64>,
+    log_discount: PyReadonlyArray1<'py, f64>,
+    params: PyReadonlyArray2<'py, f64>,
+    kind: Vec<f64>,
+    strike: Vec<f64>,
+    expiry: Vec<f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let (ts, lf, ldf) = (to_vec(&ts), to_vec(&log_forward), to_vec(&log_discount));
+    let svi = svi_params(&params)?;
+    let n = kind.len();
+    if strike.len() != n || expiry.len() != n {
+        return Err(to_py_err(
+            py,
+            Error::Shape("kind, strike and expiry differ in length".into()),
+            &[],
+        ));
+    }
+    let market = Market {
+        spot,
+        slices: Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &svi,
+        },
+        log_discount: &ldf,
+    };
+    let mut out = fresh_outputs(py, &[9, n], 1);
+    let internal = || pyo3::exceptions::PyValueError::new_err("internal: output count");
+    {
+        let o = output_slices(&out)?.pop().ok_or_else(internal)?;
+        py.detach(|| package::leg_values_into(&market, &kind, &strike, &expiry, o))
+            .map_err(|e| to_py_err(py, e, &[n]))?;
+    }
+    out.pop().ok_or_else(internal)
+}
+
 /// Adds this module's functions to `strikegrid._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(leg_values, m)?)?;
     m.add_function(wrap_pyfunction!(package_value, m)?)?;
     m.add_function(wrap_pyfunction!(package_analytics, m)?)?;
     Ok(())
