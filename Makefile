@@ -19,6 +19,7 @@ dev: venv
 demo: venv
 	$(BIN)/pip install --quiet .
 	$(BIN)/strikegrid demo
+	$(BIN)/strikegrid screen --strategy cash_secured_put --dte 20:60 --delta -0.30:-0.15 --top 10
 
 test-rust:
 	cargo test --workspace --release
