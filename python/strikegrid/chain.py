@@ -44,7 +44,7 @@ import numpy.typing as npt
 from ._convert import kind_array
 from .exceptions import InputError
 
-__all__ = ["Chain", "ChainReport", "Expiries", "ExpirySlice", "Finding"]
+__all__ = ["Chain", "ChainReport", "Expiries", "ExpirySlice", "Finding", "as_chain"]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -1162,7 +1162,7 @@ class Chain:
         """The chain as a data frame: the schema columns (times as ISO text, kind as
         'call'/'put'), the extra columns, and with ``derived=True`` the chain's ``expiry_time``
         (settlement instant, ISO UTC), ``t``, ``mid``, ``spread`` and ``usable`` (these replace
-        extra columns of the same names). ``output``: "pandas" or "polars"."""
+        extra columns of the same names). ``output``: "pandas", "polars" or "pyarrow"."""
         data = self._frame_dict(derived)
         if output == "pandas":
             pd = importlib.import_module("pandas")
@@ -1172,10 +1172,30 @@ class Chain:
             return pl.DataFrame(
                 {k: (v.tolist() if v.dtype == object else v) for k, v in data.items()}
             )
-        raise InputError(f"output: must be 'pandas' or 'polars', got {output!r}", arg="output")
+        if output == "pyarrow":
+            pa = importlib.import_module("pyarrow")
+            return pa.table({k: (v.tolist() if v.dtype == object else v) for k, v in data.items()})
+        raise InputError(
+            f"output: must be 'pandas', 'polars' or 'pyarrow', got {output!r}", arg="output"
+        )
 
     def __repr__(self) -> str:
         return (
             f"Chain({self._underlying}, {self._quote_time.isoformat()}, {len(self)} rows, "
             f"{len(self._expiries.t)} expiries, {self._price_unit})"
         )
+
+
+def as_chain(chain: Any) -> Chain:
+    """A :class:`Chain` as it is; a pandas or polars DataFrame, a pyarrow Table or a mapping of
+    columns (one snapshot, the CSV schema) through :meth:`Chain.from_frame`."""
+    if isinstance(chain, Chain):
+        return chain
+    module = type(chain).__module__.split(".")[0]
+    if module in ("pandas", "polars", "pyarrow") or isinstance(chain, Mapping):
+        return Chain.from_frame(chain)
+    raise InputError(
+        "chain: expected a Chain, a pandas or polars DataFrame, a pyarrow Table or a mapping of "
+        f"columns, got {type(chain).__name__}",
+        arg="chain",
+    )

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from .chain import Chain
+from .chain import Chain, as_chain
 from .exceptions import InputError
 from .package import Leg, Package
 
@@ -113,12 +113,18 @@ class ScreenResult:
         return len(self.records)
 
     def frame(self, kind: str | None = "pandas") -> Any:
-        """The records as a ``"pandas"`` or ``"polars"`` data frame (``None``: the record array)."""
+        """The records as a ``"pandas"``, ``"polars"`` or ``"pyarrow"`` data frame (``None``:
+        the record array)."""
         if kind is None or kind == "numpy":
             return self.records
+        if kind == "pyarrow":
+            from .frames import make_frame
+
+            names = self.records.dtype.names or ()
+            return make_frame({n: np.asarray(self.records[n]) for n in names}, "pyarrow")
         if kind not in ("pandas", "polars"):
             raise InputError(
-                f"frame: must be 'pandas', 'polars' or None, got {kind!r}", arg="frame"
+                f"frame: must be 'pandas', 'polars', 'pyarrow' or None, got {kind!r}", arg="frame"
             )
         try:
             mod = importlib.import_module(kind)
@@ -137,7 +143,7 @@ class ScreenResult:
 
 
 def screen(
-    chain: Chain,
+    chain: Any,
     strategy: str,
     *,
     surface: Any = None,
@@ -155,12 +161,13 @@ def screen(
     per_expiry: bool = False,
     fill: str = "mid",
     real_world: Any = None,
-    frame: str | None = "pandas",
+    frame: str | None = "auto",
 ) -> Any:
     """Screens every candidate of ``strategy`` in ``chain`` and returns the best.
 
     Args:
-        chain: the snapshot (:class:`Chain`).
+        chain: the snapshot: a :class:`Chain`, or a pandas / polars frame or pyarrow table of
+            one snapshot (read with :meth:`Chain.from_frame`).
         strategy: one of ``covered_call``, ``cash_secured_put``, ``bull_put_spread``,
             ``bear_call_spread``, ``iron_condor``, ``short_strangle``.
         surface: the fitted :class:`Surface` (fitted here from ``chain`` when None).
@@ -183,11 +190,18 @@ def screen(
             breakevens, PoP, returns) assume.
         real_world: ``(drift, vol)`` for the probability of profit and expected P&L under a
             lognormal real-world distribution instead of the surface's.
-        frame: ``"pandas"``, ``"polars"`` or None for the :class:`ScreenResult` itself.
+        frame: ``"pandas"``, ``"polars"``, ``"pyarrow"`` or None for the
+            :class:`ScreenResult` itself; ``"auto"`` (the default): the type of a frame passed
+            as ``chain``, pandas for a :class:`Chain`.
 
     Returns:
         A data frame (best first) or, with ``frame=None``, a :class:`ScreenResult`.
     """
+    if frame == "auto":
+        from .frames import frame_kind
+
+        frame = frame_kind(chain) or "pandas"
+    chain = as_chain(chain)
     if strategy not in STRATEGIES:
         raise InputError(f"strategy: must be one of {STRATEGIES}, got {strategy!r}", arg="strategy")
     if fill not in ("mid", "natural"):

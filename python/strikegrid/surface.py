@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from .chain import as_chain
 from .exceptions import InputError
 from .forwards import ParityFit, fit_parity
 from .implied import implied_vol
@@ -45,7 +46,7 @@ from .pricing import norm_cdf, norm_pdf
 if TYPE_CHECKING:
     from .chain import Chain
 
-__all__ = ["SliceFit", "Surface", "SurfaceReport"]
+__all__ = ["SliceFit", "Surface", "SurfaceReport", "quote_vols"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -156,7 +157,7 @@ class Surface:
     @classmethod
     def fit(
         cls,
-        chain: Chain,
+        chain: Any,
         model: str = "svi",
         *,
         rate: float = 0.0,
@@ -165,7 +166,8 @@ class Surface:
         """Fit a surface to ``chain``.
 
         Args:
-            chain: the snapshot.
+            chain: the snapshot: a :class:`~strikegrid.Chain`, or a pandas / polars frame or
+                pyarrow table of one snapshot (read with :meth:`Chain.from_frame`).
             model: "svi" (one raw SVI smile per expiry) or "ssvi" (one global SSVI surface).
             rate: continuously compounded rate used where parity cannot pin the discount
                 factor down (short expiries, too few pairs); the coin rate for inverse chains.
@@ -173,30 +175,8 @@ class Surface:
         """
         if model not in ("svi", "ssvi"):
             raise InputError(f"model: must be 'svi' or 'ssvi', got {model!r}", arg="model")
-        n = len(chain.strike)
-        usable = np.asarray(chain.usable, dtype=bool)
-        t_all = np.asarray(chain.t, dtype=np.float64)
-        fwd = np.full(n, np.nan)
-        disc = np.full(n, np.nan)
-        parities: dict[float, ParityFit] = {}
-        ref = np.asarray(chain.underlying_price, dtype=np.float64)
-        for t in np.unique(t_all[t_all > 0]):
-            rows = t_all == t
-            reference = float(np.nanmedian(ref[rows])) if np.any(np.isfinite(ref[rows])) else None
-            p = fit_parity(
-                chain.strike[rows],
-                chain.kind[rows],
-                chain.bid[rows],
-                chain.ask[rows],
-                usable[rows],
-                float(t),
-                inverse=bool(chain.is_inverse),
-                rate=rate,
-                reference=reference,
-            )
-            parities[float(t)] = p
-            fwd[rows] = p.forward
-            disc[rows] = p.discount
+        chain = as_chain(chain)
+        parities, fwd, disc = _parities(chain, rate)
         quote_vols = _quote_vols(chain, fwd, disc)
         if model == "svi":
             slices, skipped = _fit_svi_slices(chain, parities, quote_vols, fwd, min_quotes)
@@ -343,6 +323,55 @@ class Surface:
 
 
 # ---------------------------------------------------------------------- helpers
+def _parities(chain: Chain, rate: float) -> tuple[dict[float, ParityFit], FloatArray, FloatArray]:
+    """Step 1 of the fit: each expiry's parity fit, and its forward and discount per row."""
+    n = len(chain.strike)
+    usable = np.asarray(chain.usable, dtype=bool)
+    t_all = np.asarray(chain.t, dtype=np.float64)
+    fwd = np.full(n, np.nan)
+    disc = np.full(n, np.nan)
+    parities: dict[float, ParityFit] = {}
+    ref = np.asarray(chain.underlying_price, dtype=np.float64)
+    for t in np.unique(t_all[t_all > 0]):
+        rows = t_all == t
+        reference = float(np.nanmedian(ref[rows])) if np.any(np.isfinite(ref[rows])) else None
+        p = fit_parity(
+            chain.strike[rows],
+            chain.kind[rows],
+            chain.bid[rows],
+            chain.ask[rows],
+            usable[rows],
+            float(t),
+            inverse=bool(chain.is_inverse),
+            rate=rate,
+            reference=reference,
+        )
+        parities[float(t)] = p
+        fwd[rows] = p.forward
+        disc[rows] = p.discount
+    return parities, fwd, disc
+
+
+def quote_vols(chain: Any, rate: float = 0.0) -> dict[str, FloatArray]:
+    """Implied vols of every quote of a chain, as :meth:`Surface.fit` computes them (steps 1
+    and 2 of the module docs), without fitting a smile.
+
+    Args:
+        chain: a :class:`~strikegrid.Chain`, or a pandas / polars frame or pyarrow table of
+            one snapshot (read with :meth:`Chain.from_frame`).
+        rate: the rate used where parity cannot pin the discount factor down.
+
+    Returns:
+        Per chain row (float64 arrays in row order): ``forward`` and ``discount`` (the
+        expiry's parity fit; NaN for expired rows), and the implied vols of the ``bid``,
+        ``ask`` and ``mid`` (NaN where a side is missing or has no implied vol);
+        ``Surface.fit(chain).quote_vols`` holds the same three vol arrays.
+    """
+    chain = as_chain(chain)
+    _, fwd, disc = _parities(chain, rate)
+    return {"forward": fwd, "discount": disc, **_quote_vols(chain, fwd, disc)}
+
+
 def _to_years(expiry: Any, chain: Chain) -> FloatArray:
     """Year fractions from the chain's quote time (floats as they are; dates, datetimes, ISO
     strings and datetime64 by the chain's settlement rules, ACT/365)."""
