@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from . import american, exceptions, rfq, strategies
+from . import american, batch, exceptions, frames, rfq, strategies
 from ._core import __version__, simd_level
 from .american import early_exercise_premium, exercise_boundary
 from .chain import Chain
@@ -29,9 +29,11 @@ __all__ = [
     "Surface",
     "__version__",
     "american",
+    "batch",
     "early_exercise_premium",
     "exceptions",
     "exercise_boundary",
+    "frames",
     "greeks",
     "implied_vol",
     "norm_cdf",
