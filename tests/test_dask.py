@@ -83,14 +83,14 @@ def test_price_greeks_implied_identical_to_in_memory(model: str, chunks: Any) ->
     ref = sg.price(**x, model=model)
     got = sgd.price(**dx, model=model)
     assert got.chunks == dx["strike"].chunks
-    np.testing.assert_array_equal(got.compute(), ref)  # bit for bit, NaN where NaN
+    np.testing.assert_array_equal(got.compute(), ref, strict=True)  # bit for bit, NaN where NaN
 
     ref_g = sg.greeks(**x, model=model)
     got_g = sgd.greeks(**dx, model=model)
     assert list(got_g) == list(ref_g)
     computed = dask.compute(*got_g.values())
     for name, arr in zip(got_g, computed):
-        np.testing.assert_array_equal(arr, ref_g[name], err_msg=name)
+        np.testing.assert_array_equal(arr, ref_g[name], err_msg=name, strict=True)
 
     args = {k: v for k, v in x.items() if k != "vol"}
     dargs = {k: v for k, v in dx.items() if k != "vol"}
@@ -99,11 +99,13 @@ def test_price_greeks_implied_identical_to_in_memory(model: str, chunks: Any) ->
         da.from_array(ref, chunks=chunks), **dargs, model=model, return_status=True
     )
     v_c, s_c = dask.compute(v, s)
-    np.testing.assert_array_equal(v_c, ref_v)
+    np.testing.assert_array_equal(v_c, ref_v, strict=True)
     assert s_c.dtype == np.uint8
-    np.testing.assert_array_equal(s_c, ref_s)
+    np.testing.assert_array_equal(s_c, ref_s, strict=True)
     np.testing.assert_array_equal(
-        sgd.implied_vol(da.from_array(ref, chunks=chunks), **dargs, model=model).compute(), ref_v
+        sgd.implied_vol(da.from_array(ref, chunks=chunks), **dargs, model=model).compute(),
+        ref_v,
+        strict=True,
     )
 
 
@@ -116,14 +118,14 @@ def test_grid_broadcasts_without_materialising() -> None:
     grid = sgd.price("put", 100.0, k, t, 0.25, 0.03)
     assert grid.shape == (2001, 500)
     assert grid.chunks == (k.chunks[0], t.chunks[1])
-    np.testing.assert_array_equal(grid.compute(), ref)
+    np.testing.assert_array_equal(grid.compute(), ref, strict=True)
     # numpy inputs only: chunked by `chunks`, one kernel call per block
     grid2 = sgd.price("put", 100.0, strikes, expiries, 0.25, 0.03, chunks=(500, 250))
     assert grid2.chunks == ((500, 500, 500, 500, 1), (250, 250))
-    np.testing.assert_array_equal(grid2.compute(), ref)
+    np.testing.assert_array_equal(grid2.compute(), ref, strict=True)
     # numpy mixed with dask: the numpy argument follows the dask chunks
     mixed = sgd.price("put", 100.0, k, expiries, 0.25, 0.03)
-    np.testing.assert_array_equal(mixed.compute(), ref)
+    np.testing.assert_array_equal(mixed.compute(), ref, strict=True)
     # scalars only: a 0-d array
     assert sgd.price("call", 100.0, 100.0, 1.0, 0.2).compute() == sg.price(
         "call", 100.0, 100.0, 1.0, 0.2
@@ -157,7 +159,7 @@ def test_american_and_errors_nan() -> None:
     got = sgd.price(
         **_chunked(small, 64), exercise="american", method="fast", errors="nan"
     ).compute()
-    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(got, ref, strict=True)
     assert np.isnan(got[7])
 
 
@@ -197,7 +199,7 @@ def test_many_threads_at_once() -> None:
     got = sgd.greeks(**dx, which=["price", "delta", "vega"])
     out = dask.compute(*got.values(), scheduler="threads", num_workers=8)
     for name, arr in zip(got, out):
-        np.testing.assert_array_equal(arr, ref[name])
+        np.testing.assert_array_equal(arr, ref[name], strict=True)
     # and plain Python threads calling the kernels directly
     results: list[np.ndarray] = []
 
@@ -210,7 +212,7 @@ def test_many_threads_at_once() -> None:
     for t in threads:
         t.join()
     for r in results:
-        np.testing.assert_array_equal(r, sg.price(**x))
+        np.testing.assert_array_equal(r, sg.price(**x), strict=True)
 
 
 def test_tasks_are_cheap_to_serialise() -> None:
@@ -232,7 +234,7 @@ def test_on_a_local_cluster(client: Any) -> None:
     got = sgd.greeks(**dx, model="black76")
     futures = client.compute(list(got.values()))
     for name, arr in zip(got, client.gather(futures)):
-        np.testing.assert_array_equal(arr, ref[name])
+        np.testing.assert_array_equal(arr, ref[name], strict=True)
 
 
 # ------------------------------------------------------------------------------ snapshots

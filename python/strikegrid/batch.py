@@ -74,16 +74,23 @@ def snapshot_key(chain: Chain) -> str:
 
 def snapshot_keys(frame: Any) -> Any:
     """The :func:`snapshot_key` of every row of a pandas frame with ``quote_time`` and
-    ``underlying`` columns, as a pandas Series (vectorised)."""
+    ``underlying`` columns, as a pandas Series (each distinct pair is converted once)."""
     pd = __import__("pandas")
     for name in ("quote_time", "underlying"):
         if name not in frame.columns:
             raise InputError(
                 f"frame: needs a {KEY!r} column or {name!r} to name snapshots", arg=name
             )
-    qt = pd.to_datetime(frame["quote_time"], utc=True, format="ISO8601")
-    text = qt.dt.strftime("%Y-%m-%dT%H:%M:%SZ").astype(object)
-    return text + " " + frame["underlying"].astype(str).str.strip().astype(object)
+    pairs = pd.MultiIndex.from_arrays(
+        [frame["quote_time"].astype(str).to_numpy(), frame["underlying"].astype(str).to_numpy()]
+    )
+    codes, uniques = pairs.factorize()
+    qt = pd.to_datetime(pd.Index(uniques.get_level_values(0)), utc=True, format="ISO8601")
+    names = [u.strip() for u in uniques.get_level_values(1)]
+    keys = np.array(
+        [f"{t.strftime('%Y-%m-%dT%H:%M:%SZ')} {u}" for t, u in zip(qt, names)], dtype=object
+    )
+    return pd.Series(keys[codes], index=frame.index, dtype=object)
 
 
 def chain_of(rows: Any) -> Chain:

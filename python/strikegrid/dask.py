@@ -164,8 +164,11 @@ def implied_block(
     return np.stack([vol, np.asarray(code, dtype=np.float64)], axis=-1)
 
 
-def _split(values: dict[str, Any], chunks: Any) -> tuple[list[str], list[Any], dict[str, Any], int]:
-    """Array arguments as dask arrays (numpy ones chunked like the result), scalars apart."""
+def _split(
+    values: dict[str, Any], chunks: Any
+) -> tuple[list[str], list[Any], dict[str, Any], tuple[tuple[int, ...], ...]]:
+    """Array arguments as dask arrays with unified chunks (numpy ones chunked like the
+    result), scalars apart, and the result's chunks (a size-1 axis broadcasts)."""
     arrays: dict[str, Any] = {}
     consts: dict[str, Any] = {}
     for name, v in values.items():
@@ -191,7 +194,13 @@ def _split(values: dict[str, Any], chunks: Any) -> tuple[list[str], list[Any], d
             if not isinstance(a, da.Array):
                 arrays[name] = da.from_array(a, chunks=a.shape or ())
     names = list(arrays)
-    return names, [arrays[n] for n in names], consts, ndim
+    index = tuple(range(ndim))
+    pairs: list[Any] = []
+    for n in names:
+        pairs += [arrays[n], index[ndim - arrays[n].ndim :]]
+    unified, aligned = da.core.unify_chunks(*pairs)
+    result_chunks = tuple(unified.get(i, (1,)) for i in index)
+    return names, list(aligned), consts, result_chunks
 
 
 def _float_meta(ndim: int) -> npt.NDArray[np.float64]:
@@ -226,7 +235,7 @@ def price(
     """
     values = dict(zip(_PRICE_ARGS, (kind, spot, strike, expiry, vol, rate, div)))
     _price("call", 1.0, 1.0, 1.0, 0.2, **options)
-    names, arrays, consts, ndim = _split(values, chunks)
+    names, arrays, consts, out = _split(values, chunks)
     return da.map_blocks(
         price_block,
         *arrays,
@@ -234,7 +243,8 @@ def price(
         consts=consts,
         options=options,
         dtype=np.float64,
-        meta=_float_meta(ndim),
+        chunks=out,
+        meta=_float_meta(len(out)),
     )
 
 
@@ -261,16 +271,7 @@ def greeks(
     names_out = list(GREEKS) if which is None else list(_which(which)[1])
     values = dict(zip(_PRICE_ARGS, (kind, spot, strike, expiry, vol, rate, div)))
     _greeks("call", 1.0, 1.0, 1.0, 0.2, which=names_out, **options)
-    names, arrays, consts, ndim = _split(values, chunks)
-    probe = da.map_blocks(
-        price_block,
-        *arrays,
-        names=names,
-        consts=consts,
-        options=options,
-        dtype=np.float64,
-        meta=_float_meta(ndim),
-    )
+    names, arrays, consts, out = _split(values, chunks)
     stacked = da.map_blocks(
         greeks_block,
         *arrays,
@@ -279,9 +280,9 @@ def greeks(
         options=options,
         which=names_out,
         dtype=np.float64,
-        new_axis=ndim,
-        chunks=(*probe.chunks, (len(names_out),)),
-        meta=_float_meta(ndim + 1),
+        new_axis=len(out),
+        chunks=(*out, (len(names_out),)),
+        meta=_float_meta(len(out) + 1),
     )
     return {name: stacked[..., i] for i, name in enumerate(names_out)}
 
@@ -304,7 +305,7 @@ def implied_vol(
     :data:`strikegrid.IV_STATUS`). Other arguments: as for :func:`price`."""
     values = dict(zip(_IV_ARGS, (premium, kind, spot, strike, expiry, rate, div)))
     _implied_vol(1.0, "call", 1.0, 1.0, 1.0, **options)
-    names, arrays, consts, ndim = _split(values, chunks)
+    names, arrays, consts, out = _split(values, chunks)
     common: dict[str, Any] = {"names": names, "consts": consts, "options": options}
     if not return_status:
         return da.map_blocks(
@@ -313,20 +314,18 @@ def implied_vol(
             **common,
             status=False,
             dtype=np.float64,
-            meta=_float_meta(ndim),
+            chunks=out,
+            meta=_float_meta(len(out)),
         )
-    probe = da.map_blocks(
-        implied_block, *arrays, **common, status=False, dtype=np.float64, meta=_float_meta(ndim)
-    )
     stacked = da.map_blocks(
         implied_block,
         *arrays,
         **common,
         status=True,
         dtype=np.float64,
-        new_axis=ndim,
-        chunks=(*probe.chunks, (2,)),
-        meta=_float_meta(ndim + 1),
+        new_axis=len(out),
+        chunks=(*out, (2,)),
+        meta=_float_meta(len(out) + 1),
     )
     return stacked[..., 0], stacked[..., 1].astype(np.uint8)
 
@@ -395,19 +394,19 @@ def read_snapshot_file(
             "hold one (see strikegrid.dask.by_snapshot for frames of many)",
             arg="paths",
         )
-    out = pd.DataFrame(index=pd.Index(np.full(len(df), key, dtype=object), name=KEY))
     numeric = set(floats)
+    data: dict[str, npt.NDArray[Any]] = {}
     for c in columns:
         if c in df.columns:
-            values = df[c].to_numpy()
-            out[c] = (
+            data[c] = (
                 pd.to_numeric(df[c]).to_numpy(dtype=np.float64)
                 if c in numeric
-                else values.astype(object)
+                else df[c].to_numpy().astype(object)
             )
         else:
-            out[c] = np.full(len(df), np.nan, dtype=np.float64 if c in numeric else object)
-    return out
+            data[c] = np.full(len(df), np.nan, dtype=np.float64 if c in numeric else object)
+    index = pd.Index(np.full(len(df), key, dtype=object), name=KEY)
+    return pd.DataFrame(data, index=index, copy=False)
 
 
 def read_snapshots(paths: Any, *, sample_rows: int = 200) -> Any:
