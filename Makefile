@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: venv dev demo test test-rust test-python lint bench peers clean
+.PHONY: venv dev demo test test-rust test-python lint docs bench peers clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,8 +27,9 @@ test-rust:
 test-python: dev
 	$(BIN)/python -m pytest -q
 
-# Every test, then the lint gates (formatting, clippy -D warnings, ruff, mypy, stub check).
-test: test-rust test-python lint
+# Every test, then the lint gates (formatting, clippy -D warnings, ruff, mypy, stub check) and
+# the documentation build.
+test: test-rust test-python lint docs
 
 lint: dev
 	cargo fmt --all -- --check
@@ -37,6 +38,12 @@ lint: dev
 	$(BIN)/ruff format --check python tests benches
 	$(BIN)/python -m mypy python/strikegrid
 	$(BIN)/python -m mypy.stubtest strikegrid._core --allowlist .ci/stubtest-allowlist.txt
+
+# The documentation (docs/, mkdocs.yml) into site/; --strict fails on any warning (a broken
+# link, a page missing from the nav, a docstring the API reference cannot render). The
+# examples on the pages run in tests/test_docs.py.
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet
 
 bench: dev
 	$(BIN)/pip install --quiet pytest-benchmark scipy
