@@ -6,6 +6,7 @@
 
 mod broadcast;
 mod package;
+mod scenario;
 mod surface;
 
 use numpy::{PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -913,6 +914,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exercise_boundary, m)?)?;
     surface::register(m)?;
     package::register(m)?;
+    scenario::register(m)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
