@@ -1,4 +1,4 @@
-"""The ``strikegrid`` command line (``strikegrid demo``)."""
+"""The ``strikegrid`` command line (``strikegrid demo``, ``risk BOOK``, ``rolls BOOK``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _core, greeks, price
+from . import _core, book_cli, greeks, price
 from .chain import Chain
 from .sample import SAMPLE_CHAIN, load_sample_chain
 from .surface import Surface
@@ -106,9 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="strikegrid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="price the embedded SPX sample chain and a large grid")
+    book_cli.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _demo(_Writer())
+    if args.command in book_cli.COMMANDS:
+        return book_cli.run(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
