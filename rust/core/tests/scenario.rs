@@ -234,19 +234,17 @@ fn finite_differences_of_the_scenarios_give_the_package_greeks() {
     );
     let theta = spot_held_theta(&b, &pv);
     let at = |k: usize, i: usize| v[k * n + i];
-    for i in 0..n {
-        let w = b.weight[i];
+    for (i, &w) in b.weight.iter().enumerate() {
         let delta = (at(3, i) - at(1, i)) / (2.0 * h) / SPOT / w;
         let gamma = (at(4, i) - 2.0 * at(2, i) + at(0, i)) / (hg * hg) / (SPOT * SPOT) / w;
+        let (want_delta, want_gamma) = (pv[1][i], pv[2][i]);
         assert!(
-            close(delta, pv[1][i], 1e-6, 1e-8),
-            "delta {i}: {delta} vs {}",
-            pv[1][i]
+            close(delta, want_delta, 1e-6, 1e-8),
+            "delta {i}: {delta} vs {want_delta}"
         );
         assert!(
-            close(gamma, pv[2][i], 1e-4, 1e-7),
-            "gamma {i}: {gamma} vs {}",
-            pv[2][i]
+            close(gamma, want_gamma, 1e-4, 1e-7),
+            "gamma {i}: {gamma} vs {want_gamma}"
         );
     }
     // Vol: additive shocks.
