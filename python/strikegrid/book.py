@@ -175,8 +175,14 @@ class _Packed:
     entry: FloatArray
 
 
-def _pack(positions: Sequence[Position], rows: Sequence[int], surface: Surface) -> _Packed:
-    """Leg arrays of ``positions``; a position whose expiry the surface cannot reach raises."""
+def _pack(
+    positions: Sequence[Position],
+    rows: Sequence[int],
+    surface: Surface,
+    years: dict[Any, float] | None = None,
+) -> _Packed:
+    """Leg arrays of ``positions``; a position whose expiry the surface cannot reach raises.
+    ``years`` caches year fractions of expiries (keyed by chain and expiry) across calls."""
     chain = surface.chain
     last = float(surface.kernel_market()[1][-1])
     n = len(positions)
@@ -189,11 +195,11 @@ def _pack(positions: Sequence[Position], rows: Sequence[int], surface: Surface) 
     qty = np.zeros((n, legs))
     under_qty = np.zeros(n)
     under_cost = np.zeros(n)
-    years: dict[Any, float] = {}
+    years = {} if years is None else years
     spot = float(chain.spot)
     for i, pos in enumerate(positions):
         for j, leg in enumerate(pos.package.option_legs):
-            key = leg.expiry if _is_number(leg.expiry) else str(leg.expiry)
+            key = (id(chain), leg.expiry if _is_number(leg.expiry) else str(leg.expiry))
             t = years.get(key)
             if t is None:
                 t = years[key] = _years(leg.expiry, chain)
@@ -436,6 +442,11 @@ class Book:
             str(k): dict(v) for k, v in (sources or {}).items()
         }
         self._positions: list[Position] = []
+        self._ids: set[str] = set()
+        self._counts: dict[str, int] = {}  # positions per underlying, in order of appearance
+        self._years: dict[Any, float] = {}
+        # Package.collateral per position (one Python step each): kept across adds.
+        self._capital: dict[Position, float] = {}
         self._base_dir: str | None = None
         self._next = 1
         self._cache: dict[Any, Any] = {}
@@ -458,7 +469,7 @@ class Book:
     @property
     def symbols(self) -> list[str]:
         """Underlyings with positions, in order of first appearance."""
-        return list(dict.fromkeys(p.symbol for p in self._positions))
+        return list(self._counts)
 
     def __len__(self) -> int:
         return len(self._positions)
@@ -480,7 +491,7 @@ class Book:
         return set(self.surfaces) | set(self.sources)
 
     def _append(self, pos: Position) -> None:
-        if any(p.id == pos.id for p in self._positions):
+        if pos.id in self._ids:
             raise InputError(f"id: the book already has a position {pos.id!r}", arg="id")
         if pos.package.symbol is not None and pos.package.symbol != pos.symbol:
             raise InputError(
@@ -495,8 +506,11 @@ class Book:
             )
         surface = self.surfaces.get(pos.symbol)
         if surface is not None:
-            _pack([pos], [0], surface)  # raises for an expiry the surface cannot reach
+            # Raises for an expiry the surface cannot reach.
+            _pack([pos], [0], surface, self._years)
         self._positions.append(pos)
+        self._ids.add(pos.id)
+        self._counts[pos.symbol] = self._counts.get(pos.symbol, 0) + 1
         self._cache.clear()
 
     def add(
@@ -551,8 +565,7 @@ class Book:
         else:
             day = _entry_date(entry_date)
         if id is None:
-            taken = {p.id for p in self._positions}
-            while f"p{self._next}" in taken:
+            while f"p{self._next}" in self._ids:
                 self._next += 1
             id = f"p{self._next}"
         pos = Position(str(id), package, q, price, day, str(sym), tag)
@@ -564,6 +577,11 @@ class Book:
         for i, p in enumerate(self._positions):
             if p.id == id:
                 del self._positions[i]
+                self._ids.discard(id)
+                self._capital.pop(p, None)
+                self._counts[p.symbol] -= 1
+                if not self._counts[p.symbol]:
+                    del self._counts[p.symbol]
                 self._cache.clear()
                 return p
         raise InputError(f"id: no position {id!r} in the book", arg="id")
@@ -726,7 +744,7 @@ class Book:
             packed = self._cache.get(key)
             if packed is None:
                 rows = [i for i, p in enumerate(self._positions) if p.symbol == sym]
-                packed = _pack([self._positions[i] for i in rows], rows, s)
+                packed = _pack([self._positions[i] for i in rows], rows, s, self._years)
                 self._cache[key] = packed
             out.append((sym, s, packed))
         return out
@@ -800,10 +818,9 @@ class Book:
             quote = surface.chain.quote_time
             for k, row in enumerate(r):
                 pos = self._positions[row]
-                cap_key = ("capital", pos.id, pos.entry_price)
-                cap = self._cache.get(cap_key)
+                cap = self._capital.get(pos)
                 if cap is None:
-                    cap = self._cache[cap_key] = pos.package.collateral(pos.entry_price)
+                    cap = self._capital[pos] = pos.package.collateral(pos.entry_price)
                 cols["capital"][row] = cap * pos.quantity
                 start = datetime.combine(pos.entry_date, quote.timetz())
                 held = (quote - start) / timedelta(days=1)
@@ -831,10 +848,10 @@ class Book:
                     "theta_day": np.zeros(int(shares.sum())),
                 }
             )
-        cap, term = cols["capital"], cols["term"]
-        ok = np.isfinite(cap) & (cap > 0) & np.isfinite(term) & (term > 0)
+        capital, term = cols["capital"], cols["term"]
+        ok = np.isfinite(capital) & (capital > 0) & np.isfinite(term) & (term > 0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            cols["yield"] = np.where(ok, cols["premium"] / cap * _YEAR_DAYS / term, np.nan)
+            cols["yield"] = np.where(ok, cols["premium"] / capital * _YEAR_DAYS / term, np.nan)
         legs = {
             k: np.concatenate([x[k] for x in leg_rows]) if leg_rows else np.zeros(0)
             for k in ("dte", "dollar_delta", "gamma_1pct", "vega_1pt", "theta_day")
