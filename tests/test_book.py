@@ -339,6 +339,13 @@ def test_corrupt_book_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps(data))
     with pytest.raises(InputError, match=r"positions\[2\].*unknown underlying 'NDX'"):
         Book.load(bad)
+    data = json.loads(text)
+    data["positions"][3]["package"]["legs"][0]["expiry"] = "2015-01-16"
+    bad.write_text(json.dumps(data))
+    before = bad.read_bytes()
+    with pytest.raises(InputError, match=r"positions\[3\].*beyond the SPX surface"):
+        Book.load(bad)
+    assert bad.read_bytes() == before
     with pytest.raises(InputError, match="cannot read"):
         Book.load(tmp_path / "missing.json")
 
@@ -378,14 +385,19 @@ def test_two_underlyings(book: Book, surface: sg.Surface, tmp_path: Path) -> Non
     sc = b.scenarios(spot=[-0.1, 0.0], vol=[0.0], days=[0, 2])
     np.testing.assert_allclose(sc.total, sc.pnl["SPX"] + sc.pnl["BTC"])
     assert sc.pnl["BTC"][0, 0, 0] < 0
-    # Files: a chain CSV next to the book.
+    # Files: a chain CSV beside the book, found again after a save to another folder.
     shutil.copy(BTC, tmp_path / "btc.csv")
-    b.sources = {"SPX": {"chain": "sample", "rate": RATE}, "BTC": {"chain": "btc.csv"}}
-    b._base_dir = str(tmp_path)
-    b.save(tmp_path / "two.json")
+    data = b.to_dict()
+    data["underlyings"] = {"SPX": {"chain": "sample", "rate": RATE}, "BTC": {"chain": "btc.csv"}}
+    (tmp_path / "two.json").write_text(json.dumps(data))
     again = Book.load(tmp_path / "two.json")
     assert again.symbols == ["SPX", "BTC"]
     assert _col(again.risk().total, "value")[0] == pytest.approx(_col(r.total, "value")[0])
+    (tmp_path / "sub").mkdir()
+    again.save(tmp_path / "sub" / "two.json")
+    saved = json.loads((tmp_path / "sub" / "two.json").read_text())
+    assert saved["underlyings"]["BTC"]["chain"] == os.path.join("..", "btc.csv")
+    assert len(Book.load(tmp_path / "sub" / "two.json")) == len(again)
 
 
 # ----------------------------------------------------------------------------- CLI

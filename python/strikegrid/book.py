@@ -1101,7 +1101,8 @@ class Book:
         expiry with the spot where it is). ``credit_only=True`` drops rolls for a net debit.
 
         Ranked within each position by ``rank`` (lexicographic, each descending): by default
-        net credit, then PoP, then cushion. Returns one row per candidate.
+        net credit, then PoP, then cushion. Returns one row per candidate (a candidate with a
+        leg that the chain does not quote two-sided, now or at the new expiry, is left out).
         """
         if price not in ("mid", "natural"):
             raise InputError(f"price: must be 'mid' or 'natural', got {price!r}", arg="price")
