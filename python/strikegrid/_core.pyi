@@ -204,3 +204,23 @@ def leg_values(
     strike: list[float],
     expiry: list[float],
 ) -> npt.NDArray[np.float64]: ...
+def scenario_values(
+    spot: float,
+    ts: npt.NDArray[np.float64],
+    log_forward: npt.NDArray[np.float64],
+    log_discount: npt.NDArray[np.float64],
+    params: npt.NDArray[np.float64],
+    kind: npt.NDArray[np.float64],
+    strike: npt.NDArray[np.float64],
+    expiry: npt.NDArray[np.float64],
+    qty: npt.NDArray[np.float64],
+    under_qty: npt.NDArray[np.float64],
+    under_cost: npt.NDArray[np.float64],
+    weight: npt.NDArray[np.float64],
+    group: npt.NDArray[np.uint32],
+    n_groups: int,
+    spot_shocks: npt.NDArray[np.float64],
+    vol_shocks: npt.NDArray[np.float64],
+    days: npt.NDArray[np.float64],
+    dynamics: str = "sticky_strike",
+) -> npt.NDArray[np.float64]: ...

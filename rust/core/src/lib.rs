@@ -25,6 +25,7 @@ pub mod model;
 pub mod normal;
 pub mod package;
 pub mod quadrature;
+pub mod scenario;
 pub mod screen;
 pub mod special;
 pub mod ssvi;

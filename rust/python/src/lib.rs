@@ -6,6 +6,7 @@
 
 mod broadcast;
 mod package;
+mod scenario;
 mod screen;
 mod surface;
 
@@ -915,6 +916,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     surface::register(m)?;
     package::register(m)?;
     screen::register(m)?;
+    scenario::register(m)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
