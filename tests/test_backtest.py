@@ -663,6 +663,9 @@ def test_frames_stats_and_plot() -> None:
     assert set(frames) == {"daily", "ledger", "trades", "stats"}
     assert len(frames["daily"]) == res.dates.size
     assert {"open", "expired"} & set(frames["ledger"]["action"])
+    pl_frames = res.frames("polars")
+    assert pl_frames["trades"].height == len(frames["trades"])
+    assert pl_frames["daily"]["equity"].to_list() == list(frames["daily"]["equity"])
     w = res.stats(start=str(res.dates[100]))
     assert w["start"] == str(res.dates[100]) and w["trades"] < s["trades"]
     fig = res.plot(benchmark=(res.dates, res.programs[0].daily["spot"], "underlying"))

@@ -259,6 +259,8 @@ class _Run:
         if dates.size == 0:
             raise InputError(f"start/end: no trading dates between {start} and {end}", "start")
         self.dates = dates
+        # years from the previous date (ACT/365), as Python floats for the daily loop
+        self.dt: list[float] = [0.0, *(np.diff(dates).astype(np.int64) / 365.0).tolist()]
         self.sleeves: list[_Sleeve] = []
         for prog, pricer, w in zip(stack.programs, pricers, stack.weights or ()):
             pos = np.searchsorted(pricer.dates, dates)
@@ -280,9 +282,6 @@ class _Run:
     def _sleeve_equity(self, sl: _Sleeve, spot: float) -> float:
         return sl.cash + sl.shares * spot + (sl._value_now if sl.pos is not None else 0.0)
 
-    def _account_equity(self) -> float:
-        return sum(self._sleeve_equity(s, s.spot) for s in self.sleeves if math.isfinite(s.spot))
-
     def _log(self, sl: _Sleeve, u: int, action: str, pos: _Position, **kw: Any) -> None:
         row: dict[str, Any] = {
             "date": self.dates[u],
@@ -302,7 +301,7 @@ class _Run:
         sl.exited_today = False
         if u == 0:
             return
-        dt = float((self.dates[u] - self.dates[u - 1]) / _DAY) / 365.0
+        dt = self.dt[u]
         interest = sl.cash * math.expm1(sl.rate * dt)
         sl.cash += interest
         sl.f_int = interest

@@ -172,8 +172,8 @@ class MonteCarloResult:
             "assignments_per_path": float(self.assigned.mean()),
         }
 
-    def to_frame(self) -> Any:
-        """Per-path outcomes as a data frame (pandas; a dict of arrays without it)."""
+    def to_frame(self, output: str = "pandas") -> Any:
+        """Per-path outcomes as a data frame (pandas, or polars with ``output="polars"``)."""
         from .results import _frame
 
         return _frame(
@@ -184,7 +184,8 @@ class MonteCarloResult:
                 "assigned": self.assigned,
                 "max_drawdown": self.max_drawdown,
                 "trades": self.trades,
-            }
+            },
+            output,
         )
 
 

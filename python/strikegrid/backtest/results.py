@@ -14,8 +14,9 @@ Statistics (``stats()``), for the account and for each program apart:
 * ``trades``, ``win_rate`` (closed positions with a positive options P&L after fees),
   ``assignments`` (expiries with a short option in the money), ``fees``.
 
-pandas is imported only when a frame is asked for (dicts of numpy arrays without it);
-matplotlib only by :meth:`BacktestResult.plot`.
+Frames are pandas by default, polars with ``output="polars"``; both are imported only when a
+frame is asked for (dicts of numpy arrays without pandas); matplotlib only by
+:meth:`BacktestResult.plot`.
 """
 
 from __future__ import annotations
@@ -37,15 +38,24 @@ FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
 
 
-def _frame(columns: dict[str, Any], index: Any = None) -> Any:
+def _frame(columns: dict[str, Any], output: str = "pandas") -> Any:
+    """A pandas (default) or polars data frame of the columns; a dict of numpy arrays when
+    pandas is not installed."""
+    if output == "polars":
+        pl = importlib.import_module("polars")
+        return pl.DataFrame(
+            {
+                k: (list(v) if np.asarray(v).dtype == object else np.asarray(v))
+                for k, v in columns.items()
+            }
+        )
+    if output != "pandas":
+        raise InputError(f"output: must be 'pandas' or 'polars', got {output!r}", arg="output")
     try:
         pd = importlib.import_module("pandas")
     except ImportError:  # pragma: no cover - pandas is optional
         return {k: np.asarray(v) for k, v in columns.items()}
-    df = pd.DataFrame(columns)
-    if index is not None:
-        df.index = pd.Index(index, name=index.name if hasattr(index, "name") else None)
-    return df
+    return pd.DataFrame(columns)
 
 
 def _month_ends(dates: DateArray) -> npt.NDArray[np.int64]:
@@ -293,9 +303,9 @@ class BacktestResult:
         }
 
     # ------------------------------------------------------------------ frames
-    def daily_frame(self) -> Any:
+    def daily_frame(self, output: str = "pandas") -> Any:
         """Daily account columns (and each program's equity as ``equity:<name>``), indexed by
-        date."""
+        date (pandas; a ``date`` column for polars)."""
         cols: dict[str, Any] = {"date": self.dates}
         cols.update({k: v for k, v in self.daily.items()})
         if len(self.programs) > 1:
@@ -306,12 +316,12 @@ class BacktestResult:
             cols["contracts"] = self.programs[0].daily["contracts"]
         peak = np.maximum.accumulate(self.equity)
         cols["drawdown"] = 1.0 - self.equity / peak
-        df = _frame(cols)
-        if hasattr(df, "set_index"):
+        df = _frame(cols, output)
+        if output == "pandas" and hasattr(df, "set_index"):
             df = df.set_index("date")
         return df
 
-    def ledger_frame(self) -> Any:
+    def ledger_frame(self, output: str = "pandas") -> Any:
         """Every event (open, roll, close, take profit, stop, expiry, assignment, skip) with its
         price per unit (credit when opening, debit when closing), cash flow and fees."""
         rows = sorted(
@@ -332,30 +342,31 @@ class BacktestResult:
             "fees",
             "underlying",
         )
-        return _frame({k: [r.get(k, math.nan) for r in rows] for k in keys})
+        return _frame({k: [r.get(k, math.nan) for r in rows] for k in keys}, output)
 
-    def trades_frame(self) -> Any:
+    def trades_frame(self, output: str = "pandas") -> Any:
         """One row per position: entry and exit, strikes, credit, exit cost, premium, fees,
         P&L (options only, money), exit reason, assignment, the position it rolled from."""
         rows = sorted((t for p in self.programs for t in p.trades), key=lambda r: r["entry_date"])
         if not rows:
-            return _frame({})
-        return _frame({k: [r[k] for r in rows] for k in rows[0]})
+            return _frame({}, output)
+        return _frame({k: [r[k] for r in rows] for k in rows[0]}, output)
 
-    def stats_frame(self) -> Any:
+    def stats_frame(self, output: str = "pandas") -> Any:
         """Statistics per program and for the account (one row each)."""
         rows = [self.stats(p.name) for p in self.programs]
         if len(self.programs) > 1:
             rows.append({**self.stats(), "program": f"{self.name} (account)"})
-        return _frame({k: [r[k] for r in rows] for k in rows[0]})
+        return _frame({k: [r[k] for r in rows] for k in rows[0]}, output)
 
-    def frames(self) -> dict[str, Any]:
-        """All frames: ``daily``, ``ledger``, ``trades``, ``stats``."""
+    def frames(self, output: str = "pandas") -> dict[str, Any]:
+        """All frames: ``daily``, ``ledger``, ``trades``, ``stats`` (``output``: "pandas" or
+        "polars")."""
         return {
-            "daily": self.daily_frame(),
-            "ledger": self.ledger_frame(),
-            "trades": self.trades_frame(),
-            "stats": self.stats_frame(),
+            "daily": self.daily_frame(output),
+            "ledger": self.ledger_frame(output),
+            "trades": self.trades_frame(output),
+            "stats": self.stats_frame(output),
         }
 
     # ------------------------------------------------------------------ picture
