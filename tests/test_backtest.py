@@ -771,6 +771,10 @@ def test_mc_bad_input() -> None:
         sg.backtest.simulate(vol=-0.1)
     with pytest.raises(InputError, match="model"):
         sg.backtest.simulate("sabr")
+    with pytest.raises(InputError, match="paths: 1,000,000,000 paths"):
+        sg.backtest.simulate(paths=10**9)
+    with pytest.raises(InputError, match="paths"):
+        sg.backtest.monte_carlo(PROGRAMS["covered_call"], paths=10**9, keep_paths=True)
 
 
 # ------------------------------------------------------------------------------ bad input

@@ -13,8 +13,9 @@ vol: a constant, or the path's own instantaneous vol (``sqrt(v)`` under Heston) 
 program's tenor and the pricing vol at the start, which under constant vol is exact at every
 roll), rounded to ``strikes.increment``: puts down, calls up (the Cboe rules).
 
-Times are in years with ``steps_per_year`` steps (252: trading days); a "month" is ``period``
-steps (21).
+Times are in years with ``steps_per_year`` steps (252: trading days); each option lives
+``period`` steps, by default the program's ``entry.dte`` calendar days in trading days (30 days:
+21 steps).
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def simulate(
     (:data:`HESTON_DEFAULTS` fill the rest)."""
     dyn = _dynamics(model, vol, heston)
     steps = _steps(years, steps_per_year)
+    _check_size(_count(paths, "paths"), (steps + 1) * (2 if variance else 1))
     s, v = _core.simulate_paths(
         model,
         _num(spot, "spot"),
@@ -116,6 +118,10 @@ def simulate(
     return (s, v) if variance else s
 
 
+#: Most values one call may produce (paths x points kept), about 4 GB of float64.
+_MAX_VALUES = 500_000_000
+
+
 def _steps(years: Any, steps_per_year: Any) -> int:
     y = _num(years, "years")
     n = _count(steps_per_year, "steps_per_year")
@@ -123,6 +129,15 @@ def _steps(years: Any, steps_per_year: Any) -> int:
     if steps < 1:
         raise InputError(f"years: too short for one step, got {years!r}", arg="years")
     return steps
+
+
+def _check_size(paths: int, points: int) -> None:
+    if paths * points > _MAX_VALUES:
+        raise InputError(
+            f"paths: {paths:,} paths of {points:,} points is more than {_MAX_VALUES:,} values; "
+            "use fewer paths or steps (or keep_paths=False)",
+            arg="paths",
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,7 +231,7 @@ def monte_carlo(
     paths: int = 10_000,
     years: float = 1.0,
     steps_per_year: int = 252,
-    period: int = 21,
+    period: int | None = None,
     substeps: int = 1,
     spot: float = 100.0,
     drift: float = 0.07,
@@ -236,7 +251,8 @@ def monte_carlo(
             increment, fee per contract, fill and assumed spread are used; options are held to
             expiry and sized as the Cboe indices do (module docs).
         model: "gbm" or "heston" (``heston=`` parameters, :data:`HESTON_DEFAULTS` otherwise).
-        paths, years, steps_per_year, period, substeps: the grid (period = steps per option).
+        paths, years, steps_per_year, period, substeps: the grid (``period``: steps per
+            option, default ``entry.dte`` calendar days in steps of ``1 / steps_per_year``).
         spot, drift, vol, div: the underlying (``drift`` the expected total return; ``vol``
             for GBM).
         rate: the short rate (collateral interest and option pricing).
@@ -263,6 +279,9 @@ def monte_carlo(
         )
     dyn = _dynamics(model, vol, heston)
     steps = _steps(years, steps_per_year)
+    _check_size(_count(paths, "paths"), steps + 1 if keep_paths else 8)
+    if period is None:
+        period = max(round(program.entry.dte * _count(steps_per_year, "steps_per_year") / 365), 1)
     per = _count(period, "period")
     dt = 1.0 / _count(steps_per_year, "steps_per_year")
     r = _num(rate, "rate")

@@ -12,6 +12,19 @@ use strikegrid_core::Error;
 
 use crate::{fresh_outputs, output_slices, to_py_err};
 
+/// `[paths, steps + 1]`, or an error when the product does not fit in memory's address space.
+fn grid_shape(py: Python<'_>, paths: usize, steps: usize) -> PyResult<[usize; 2]> {
+    let cols = steps.saturating_add(1);
+    match paths.checked_mul(cols) {
+        Some(n) if n <= isize::MAX as usize / 8 => Ok([paths, cols]),
+        _ => Err(to_py_err(
+            py,
+            Error::Shape(format!("paths: {paths} paths of {cols} points is too many")),
+            &[],
+        )),
+    }
+}
+
 /// The law of the underlying from its name and parameters.
 #[allow(clippy::too_many_arguments)]
 fn dynamics(
@@ -85,7 +98,7 @@ fn simulate_paths<'py>(
         dt,
         substeps,
     };
-    let shape = [paths, steps.saturating_add(1)];
+    let shape = grid_shape(py, paths, steps)?;
     let mut arrays = fresh_outputs(py, &shape, if variance { 2 } else { 1 });
     {
         let mut slices = output_slices(&arrays)?;
@@ -201,12 +214,9 @@ fn run_mc_program<'py>(
         fee,
         slippage,
     };
+    let shape = grid_shape(py, paths, steps)?;
     let mut outcomes = vec![PathOutcome::default(); paths];
-    let equity = fresh_outputs(
-        py,
-        &[paths, steps.saturating_add(1)],
-        usize::from(keep_equity),
-    );
+    let equity = fresh_outputs(py, &shape, usize::from(keep_equity));
     {
         let mut eq = output_slices(&equity)?;
         let e = eq.pop();
