@@ -83,7 +83,6 @@ class _Sleeve:
     spot: float = math.nan  # last close seen
     rate: float = 0.0
     pos: _Position | None = None
-    wait_until_next_cycle: bool = False
     next_id: int = 1
     exited_today: bool = False
     entry_day: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
@@ -98,12 +97,7 @@ class _Sleeve:
     f_fees: float = 0.0
     f_int: float = 0.0
     f_div: float = 0.0
-
-    @property
-    def option_value(self) -> float:
-        return 0.0 if self.pos is None else self._value_now
-
-    _value_now: float = 0.0
+    _value_now: float = 0.0  # the open position's marked value (money, signed)
 
 
 _COLUMNS = (
@@ -551,7 +545,6 @@ class _Run:
         sl.next_id += 1
         pos.trigger = self._trigger(sl, pos, j + 1)
         sl.pos = pos
-        sl.wait_until_next_cycle = False
         self._log(
             sl,
             u,
@@ -630,7 +623,6 @@ class _Run:
             reason = pos.trigger[1]
             if reason in ("take_profit", "stop_loss"):
                 self.close_position(sl, u, j, reason)
-                sl.wait_until_next_cycle = sl.program.entry.on == "expiry"
                 return
             # a roll: close and open the next expiry at the close, if it pays a credit when
             # the program asks for one
@@ -664,7 +656,6 @@ class _Run:
         self.open_position(sl, u, j, sl.program.trade_at)
 
     def record(self, sl: _Sleeve, u: int, j: int, prev: dict[str, float]) -> None:
-        prog = sl.program
         if j >= 0:
             spot = float(sl.pricer.close[j])
         else:
@@ -691,7 +682,6 @@ class _Run:
         if j >= 0:
             sl.spot = spot
             sl.rate = float(sl.pricer.rate[j])
-        del prog
 
     def run(self) -> list[_Sleeve]:
         for u in range(self.dates.size):
