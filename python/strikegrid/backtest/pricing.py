@@ -27,7 +27,7 @@ Skew (documented assumption): a straight line in log-moneyness scaled by the squ
 time, ``vol(K, T) = atm(T) * clip(1 + skew * ln(K / F) / sqrt(T), 0.5, 3)``. Equity skews
 flatten roughly like ``1/sqrt(T)`` across maturities, and so did the 2011 SPX chains: a least-
 squares fit of near-the-money (|ln K/F| < 8%) out-of-the-money vendor IVs gave ``skew`` of
--1.1 to -1.4 at 2 weeks to 2.5 months (-1.3 is the SPX default of the reproductions); the
+-0.9 to -1.4 at 2 weeks to 2.5 months (-1.3 is the SPX default of the reproductions); the
 Deribit snapshot gave -0.04 to -0.14 at 2-12 weeks (-0.1 for BTC). ``skew = 0`` prices every
 strike at the ATM vol.
 
