@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from . import american, exceptions, rfq, strategies
+from . import american, backtest, exceptions, rfq, strategies
 from ._core import __version__, simd_level
 from .american import early_exercise_premium, exercise_boundary
 from .book import Book
@@ -31,6 +31,7 @@ __all__ = [
     "Surface",
     "__version__",
     "american",
+    "backtest",
     "early_exercise_premium",
     "exceptions",
     "exercise_boundary",

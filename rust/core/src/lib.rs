@@ -24,6 +24,7 @@ pub mod implied;
 pub mod model;
 pub mod normal;
 pub mod package;
+pub mod paths;
 pub mod quadrature;
 pub mod scenario;
 pub mod screen;

@@ -6,6 +6,7 @@
 
 mod broadcast;
 mod package;
+mod paths;
 mod scenario;
 mod screen;
 mod surface;
@@ -915,6 +916,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exercise_boundary, m)?)?;
     surface::register(m)?;
     package::register(m)?;
+    paths::register(m)?;
     screen::register(m)?;
     scenario::register(m)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
