@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
-from . import american, batch, exceptions, frames, rfq, strategies
+from . import american, backtest, batch, exceptions, frames, rfq, strategies
 from ._core import __version__, simd_level
 from .american import early_exercise_premium, exercise_boundary
+from .book import Book
 from .chain import Chain
 from .exceptions import InputError, StrikegridError
 from .implied import IV_STATUS, implied_vol
@@ -21,6 +22,7 @@ from .surface import Surface
 __all__ = [
     "GREEKS",
     "IV_STATUS",
+    "Book",
     "Chain",
     "InputError",
     "Leg",
@@ -29,6 +31,7 @@ __all__ = [
     "Surface",
     "__version__",
     "american",
+    "backtest",
     "batch",
     "early_exercise_premium",
     "exceptions",

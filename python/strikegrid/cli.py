@@ -1,5 +1,5 @@
-"""The ``strikegrid`` command line: ``demo``, ``screen``, ``quote`` (``strikegrid --help`` lists
-all)."""
+"""The ``strikegrid`` command line: ``demo``, ``screen``, ``quote``, ``risk``, ``rolls``,
+``backtest`` (``strikegrid --help`` lists all)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _core, cli_screen, greeks, price
+from . import _core, book_cli, cli_screen, greeks, price
+from .backtest import _cli as backtest_cli
 from .chain import Chain
 from .exceptions import InputError
 from .rfq import _cli as rfq_cli
@@ -133,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("demo", help="price the embedded SPX sample chain and a large grid")
     cli_screen.add_parser(sub)
     rfq_cli.add_parser(sub)
+    book_cli.add_parser(sub)
+    backtest_cli.add_parser(sub)
     args = parser.parse_args(_join_negative_ranges(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "demo":
@@ -141,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_screen.run(args)
         if args.command == "quote":
             return rfq_cli.run(args)
+        if args.command in book_cli.COMMANDS:
+            return book_cli.run(args)
+        if args.command == "backtest":
+            return backtest_cli.run(args)
     except (InputError, OSError) as e:
         sys.stderr.write(f"strikegrid {args.command}: error: {e}\n")
         return 2

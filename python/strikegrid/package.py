@@ -407,6 +407,34 @@ def value_packages(
     return out
 
 
+def american_black76(
+    sign: FloatArray,
+    fwd: FloatArray,
+    strike: FloatArray,
+    t: FloatArray,
+    vol: FloatArray,
+    discount: FloatArray,
+    which: Iterable[str],
+) -> dict[str, FloatArray]:
+    """Prices and greeks (with respect to the forward) of American options on the forward
+    (Black-76 carry, the surface's discount factor as the rate): how package legs marked
+    ``exercise="american"`` are valued wherever legs are valued."""
+    names = list(which)
+    out = _greeks(
+        sign,
+        fwd,
+        strike,
+        t,
+        vol,
+        -np.log(discount) / t,
+        0.0,
+        model="black76",
+        exercise="american",
+        which=names,
+    )
+    return {g: np.asarray(out[g], dtype=np.float64) for g in names}
+
+
 def pack(packages: Iterable[Package], chain: Any = None) -> dict[str, Any]:
     """The arrays :func:`value_packages` takes, from a list of :class:`Package` objects
     (a convenience with one Python step per package; screens and risk runs build the arrays
@@ -806,32 +834,23 @@ class Package:
         qty = np.array([leg.qty for leg in opts], dtype=np.float64)
         if n:
             b = self._batch(surface, 0.0, per_leg=True)
-            res = {g: np.asarray(b[f"leg_{g}"][0, :n]) for g in names}
+            res = {g: np.array(b[f"leg_{g}"][0, :n]) for g in names}
             vol = np.asarray(b["leg_vol"][0, :n])
+            fwd = np.asarray(b["leg_forward"][0, :n])
+            df = np.asarray(b["leg_discount"][0, :n])
         else:
             res = {g: np.zeros(0) for g in names}
-            vol = np.zeros(0)
-        fwd = np.atleast_1d(np.asarray(surface.forward(t), dtype=np.float64)) if n else t
+            vol = fwd = df = np.zeros(0)
         american = np.array([leg.exercise == "american" for leg in opts], dtype=bool)
         if american.any():
-            df = np.atleast_1d(np.asarray(surface.discount(t), dtype=np.float64))
             sign = np.array([_SIGN[leg.kind] for leg in opts], dtype=np.float64)
             rows = american
-            out = _greeks(
-                sign[rows],
-                fwd[rows],
-                k[rows],
-                t[rows],
-                vol[rows],
-                -np.log(df[rows]) / t[rows],
-                0.0,
-                model="black76",
-                exercise="american",
-                which=list(names),
+            out = american_black76(
+                sign[rows], fwd[rows], k[rows], t[rows], vol[rows], df[rows], names
             )
             ratio = fwd[rows] / spot
             for g in names:
-                v = np.asarray(out[g], dtype=np.float64)
+                v = out[g]
                 v = v * ratio if g == "delta" else v * ratio**2 if g == "gamma" else v
                 res[g][rows] = v
         unders = self.underlying_legs

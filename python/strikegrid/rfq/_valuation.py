@@ -40,8 +40,7 @@ import numpy.typing as npt
 
 from .. import _core
 from ..exceptions import InputError
-from ..package import Package
-from ..pricing import greeks as _greeks
+from ..package import Package, american_black76
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -213,20 +212,10 @@ def leg_marks(
     if american.any():
         price, delta, gamma, vega = (x.copy() for x in (price, delta, gamma, vega))
         rows = american
-        part = _greeks(
-            is_call[rows],
-            fwd[rows],
-            strike[rows],
-            t[rows],
-            vol[rows],
-            -np.log(df[rows]) / t[rows],
-            0.0,
-            model="black76",
-            exercise="american",
-            which=_WHICH,
-        )
+        sign = np.where(is_call[rows], 1.0, -1.0)
+        part = american_black76(sign, fwd[rows], strike[rows], t[rows], vol[rows], df[rows], _WHICH)
         for dst, name in zip((price, delta, gamma, vega), _WHICH):
-            dst[rows] = np.asarray(part[name], dtype=np.float64)
+            dst[rows] = part[name]
     return (
         fwd.tolist(),
         df.tolist(),

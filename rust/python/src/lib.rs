@@ -6,6 +6,8 @@
 
 mod broadcast;
 mod package;
+mod paths;
+mod scenario;
 mod screen;
 mod surface;
 
@@ -914,7 +916,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exercise_boundary, m)?)?;
     surface::register(m)?;
     package::register(m)?;
+    paths::register(m)?;
     screen::register(m)?;
+    scenario::register(m)?;
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;

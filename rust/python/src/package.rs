@@ -20,29 +20,16 @@ struct Batch<'a> {
     shape: [usize; 2],
 }
 
-fn contiguous<'a>(
+/// A read-only numpy array's data as a slice (the Python layer passes contiguous arrays).
+pub(crate) fn contiguous<'a, D: numpy::ndarray::Dimension>(
     py: Python<'_>,
-    a: &'a PyReadonlyArray2<'_, f64>,
+    a: &'a numpy::PyReadonlyArray<'_, f64, D>,
     name: &str,
 ) -> PyResult<&'a [f64]> {
     a.as_slice().map_err(|_| {
         to_py_err(
             py,
             Error::Shape(format!("{name}: expected a C-contiguous float64 array")),
-            &[],
-        )
-    })
-}
-
-fn contiguous1<'a>(
-    py: Python<'_>,
-    a: &'a PyReadonlyArray1<'_, f64>,
-    name: &str,
-) -> PyResult<&'a [f64]> {
-    a.as_slice().map_err(|_| {
-        to_py_err(
-            py,
-            Error::Shape(format!("{name}: expected a contiguous float64 array")),
             &[],
         )
     })
@@ -80,9 +67,9 @@ fn batch<'a>(
             strike: contiguous(py, strike, "strike")?,
             expiry: contiguous(py, expiry, "expiry")?,
             qty: contiguous(py, qty, "qty")?,
-            under_qty: contiguous1(py, under_qty, "under_qty")?,
-            under_cost: contiguous1(py, under_cost, "under_cost")?,
-            premium: contiguous1(py, premium, "premium")?,
+            under_qty: contiguous(py, under_qty, "under_qty")?,
+            under_cost: contiguous(py, under_cost, "under_cost")?,
+            premium: contiguous(py, premium, "premium")?,
         },
         shape,
     })

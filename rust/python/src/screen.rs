@@ -6,20 +6,10 @@ use pyo3::types::PyDict;
 use strikegrid_core::package::{Market, Measure};
 use strikegrid_core::screen::{self, Config, Filters, Quotes, Strategy, METRICS};
 use strikegrid_core::svi_surface::Slices;
-use strikegrid_core::Error;
 
+use crate::package::contiguous;
 use crate::surface::{svi_params, to_vec};
 use crate::to_py_err;
-
-fn slice<'a>(py: Python<'_>, a: &'a PyReadonlyArray1<'_, f64>, name: &str) -> PyResult<&'a [f64]> {
-    a.as_slice().map_err(|_| {
-        to_py_err(
-            py,
-            Error::Shape(format!("{name}: expected a contiguous float64 array")),
-            &[],
-        )
-    })
-}
 
 /// Screens a chain for one strategy (see `strikegrid_core::screen`).
 ///
@@ -72,13 +62,13 @@ fn screen_chain<'py>(
         log_discount: &ldf,
     };
     let quotes = Quotes {
-        kind: slice(py, &kind, "kind")?,
-        strike: slice(py, &strike, "strike")?,
-        expiry: slice(py, &expiry, "expiry")?,
-        bid: slice(py, &bid, "bid")?,
-        ask: slice(py, &ask, "ask")?,
-        volume: slice(py, &volume, "volume")?,
-        open_interest: slice(py, &open_interest, "open_interest")?,
+        kind: contiguous(py, &kind, "kind")?,
+        strike: contiguous(py, &strike, "strike")?,
+        expiry: contiguous(py, &expiry, "expiry")?,
+        bid: contiguous(py, &bid, "bid")?,
+        ask: contiguous(py, &ask, "ask")?,
+        volume: contiguous(py, &volume, "volume")?,
+        open_interest: contiguous(py, &open_interest, "open_interest")?,
     };
     let [d0, d1, a0, a1, w0, w1, min_credit, min_pop, min_oi, min_vol, max_spread] = filters;
     let config = Config {

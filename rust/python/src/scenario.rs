@@ -1,0 +1,139 @@
+//! Binding of the scenario revaluation kernel (`strikegrid_core::scenario`).
+//!
+//! Leg arrays are (n, legs), package arrays (n,), the grid axes 1-D; all float64 (the groups
+//! uint32) and C-contiguous (the Python layer makes them so). The kernel runs with the GIL
+//! released; core errors become `strikegrid.exceptions.InputError` with the (package, leg),
+//! (package,) or axis index of the offending element.
+
+use numpy::{Element, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use strikegrid_core::package::{Market, Packages};
+use strikegrid_core::scenario::{self, Book, Dynamics, Grid};
+use strikegrid_core::svi_surface::Slices;
+use strikegrid_core::Error;
+
+use crate::surface::{svi_params, to_vec};
+use crate::{fresh_outputs, output_slices, to_py_err};
+
+fn flat<'a, T: Element, D: numpy::ndarray::Dimension>(
+    py: Python<'_>,
+    a: &'a numpy::PyReadonlyArray<'_, T, D>,
+    name: &str,
+) -> PyResult<&'a [T]> {
+    a.as_slice().map_err(|_| {
+        to_py_err(
+            py,
+            Error::Shape(format!("{name}: expected a C-contiguous array")),
+            &[],
+        )
+    })
+}
+
+/// Values a book of packages in every scenario of a spot × vol × days grid (see
+/// `strikegrid_core::scenario`): returns an array (n_spot, n_vol, n_days, n_groups) of the
+/// money value per group, `weight × (options + under_qty × S' - under_cost)` summed.
+#[pyfunction]
+#[pyo3(signature = (
+    spot, ts, log_forward, log_discount, params,
+    kind, strike, expiry, qty, under_qty, under_cost, weight, group, n_groups,
+    spot_shocks, vol_shocks, days, dynamics="sticky_strike",
+))]
+#[allow(clippy::too_many_arguments)]
+fn scenario_values<'py>(
+    py: Python<'py>,
+    spot: f64,
+    ts: PyReadonlyArray1<'py, f64>,
+    log_forward: PyReadonlyArray1<'py, f64>,
+    log_discount: PyReadonlyArray1<'py, f64>,
+    params: PyReadonlyArray2<'py, f64>,
+    kind: PyReadonlyArray2<'py, f64>,
+    strike: PyReadonlyArray2<'py, f64>,
+    expiry: PyReadonlyArray2<'py, f64>,
+    qty: PyReadonlyArray2<'py, f64>,
+    under_qty: PyReadonlyArray1<'py, f64>,
+    under_cost: PyReadonlyArray1<'py, f64>,
+    weight: PyReadonlyArray1<'py, f64>,
+    group: PyReadonlyArray1<'py, u32>,
+    n_groups: usize,
+    spot_shocks: PyReadonlyArray1<'py, f64>,
+    vol_shocks: PyReadonlyArray1<'py, f64>,
+    days: PyReadonlyArray1<'py, f64>,
+    dynamics: &str,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let dynamics = Dynamics::parse(dynamics).map_err(|e| to_py_err(py, e, &[]))?;
+    let (ts, lf, ldf) = (to_vec(&ts), to_vec(&log_forward), to_vec(&log_discount));
+    let svi = svi_params(&params)?;
+    let dims = kind.shape().to_vec();
+    for (name, a) in [("strike", &strike), ("expiry", &expiry), ("qty", &qty)] {
+        if a.shape() != dims.as_slice() {
+            return Err(to_py_err(
+                py,
+                Error::Shape(format!(
+                    "{name}: shape {:?} differs from kind's {dims:?}",
+                    a.shape()
+                )),
+                &[],
+            ));
+        }
+    }
+    let shape = [dims[0], dims[1]];
+    let book = Book {
+        packages: Packages {
+            legs: shape[1],
+            kind: flat(py, &kind, "kind")?,
+            strike: flat(py, &strike, "strike")?,
+            expiry: flat(py, &expiry, "expiry")?,
+            qty: flat(py, &qty, "qty")?,
+            under_qty: flat(py, &under_qty, "under_qty")?,
+            under_cost: flat(py, &under_cost, "under_cost")?,
+            // Not used by the scenarios; any slice of the right length.
+            premium: flat(py, &under_cost, "under_cost")?,
+        },
+        weight: flat(py, &weight, "weight")?,
+        group: flat(py, &group, "group")?,
+        n_groups,
+    };
+    let grid = Grid {
+        spot: flat(py, &spot_shocks, "spot_shocks")?,
+        vol: flat(py, &vol_shocks, "vol_shocks")?,
+        days: flat(py, &days, "days")?,
+    };
+    let market = Market {
+        spot,
+        slices: Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &svi,
+        },
+        log_discount: &ldf,
+    };
+    let out_shape = [grid.spot.len(), grid.vol.len(), grid.days.len(), n_groups];
+    let mut arrays = fresh_outputs(py, &out_shape, 1);
+    {
+        let mut slices = output_slices(&arrays)?;
+        let out = slices
+            .pop()
+            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("internal: output count"))?;
+        py.detach(|| scenario::revalue(&market, &book, &grid, dynamics, out))
+            .map_err(|e| {
+                let index_shape: &[usize] = match &e {
+                    Error::InvalidInput { arg, .. } => match *arg {
+                        "kind" | "strike" | "expiry" | "qty" => &shape,
+                        "under_qty" | "under_cost" | "weight" | "group" => &shape[..1],
+                        _ => &[],
+                    },
+                    _ => &[],
+                };
+                to_py_err(py, e, index_shape)
+            })?;
+    }
+    arrays
+        .pop()
+        .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("internal: output count"))
+}
+
+/// Adds this module's functions to `strikegrid._core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(scenario_values, m)?)?;
+    Ok(())
+}
