@@ -212,7 +212,14 @@ def test_output_blocks_follow_code() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["strikegrid", "strikegrid.chain", "strikegrid.frames", "strikegrid.rfq"]
+    "module",
+    [
+        "strikegrid",
+        "strikegrid.chain",
+        "strikegrid.frames",
+        "strikegrid.rfq",
+        "strikegrid.backtest",
+    ],
 )
 def test_docstring_examples(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
@@ -233,6 +240,8 @@ def test_api_reference_covers_the_public_modules() -> None:
         "strikegrid.strategies",
         "strikegrid.screening",
         "strikegrid.rfq",
+        "strikegrid.book",
+        "strikegrid.backtest",
         "strikegrid.frames",
         "strikegrid.batch",
         "strikegrid.progress",
