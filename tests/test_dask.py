@@ -345,6 +345,7 @@ def test_failing_snapshots_are_named_and_others_kept(
     (tmp_path / "spx_2011-01-07.csv").unlink()
     for run in (
         lambda: sgd.imply(frame, client=client),
+        lambda: sgd.imply(frame, client=client, progress=True),  # Dask's bar sees failures
         lambda: sgd.imply(frame, workers=2),  # no cluster: a local thread pool
     ):
         result = run()
@@ -360,6 +361,18 @@ def test_failing_snapshots_are_named_and_others_kept(
         pd.testing.assert_frame_equal(result.frame, ref.frame)
         with pytest.raises(batch.SnapshotError, match="1 more failed"):
             result.raise_errors()
+
+
+def test_read_snapshots_bad_paths(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no file matches"):
+        sgd.read_snapshots(str(tmp_path / "*.csv"))
+    with pytest.raises(InputError, match="cannot read"):
+        sgd.read_snapshots([str(tmp_path / "missing.csv")])
+    (tmp_path / "empty.csv").write_text("underlying,quote_time\n")
+    with pytest.raises(InputError, match="no rows"):
+        sgd.read_snapshots([str(tmp_path / "empty.csv")])
+    with pytest.raises(InputError, match="snapshots"):
+        sgd.fit({"a": 1})
 
 
 @needs_data

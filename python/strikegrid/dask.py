@@ -353,9 +353,11 @@ def _key_of_text(quote_time: str, underlying: str) -> str:
 def _peek(path: str, rows: int) -> tuple[str, Any]:
     """The snapshot key of a CSV file (from its first row) and a sample of its rows."""
     pd = __import__("pandas")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        first = next(reader, None)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            first = next(csv.DictReader(f), None)
+    except OSError as e:
+        raise InputError(f"paths: cannot read {path!r}: {e}", arg="paths") from e
     if first is None:
         raise InputError(f"paths: {path!r} has no rows", arg="paths")
     for name in ("quote_time", "underlying"):
