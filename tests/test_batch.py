@@ -184,7 +184,18 @@ def test_progress_bar_text() -> None:
     assert unknown.line().startswith("1 done")
 
 
-def test_ctrl_c_stops_between_snapshots(sample: sg.Chain) -> None:
+@pytest.fixture
+def sigint() -> Any:
+    """Python's own SIGINT handler for the test (a CI job started in the background inherits
+    SIGINT ignored, and a simulated Ctrl-C would then do nothing)."""
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_ctrl_c_stops_between_snapshots(sample: sg.Chain, sigint: Any) -> None:
     import _thread
 
     def interrupt(done: int, total: int | None, key: str) -> None:

@@ -438,7 +438,18 @@ def test_interrupt_local_threads(small: Any) -> None:
     assert 1 <= len(info.value.result.snapshots) < 3
 
 
-def test_interrupt_array_compute() -> None:
+@pytest.fixture
+def sigint() -> Any:
+    """Python's own SIGINT handler for the test (a CI job started in the background inherits
+    SIGINT ignored, and a simulated Ctrl-C would then do nothing)."""
+    import signal
+
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+def test_interrupt_array_compute(sigint: Any) -> None:
     """Ctrl-C during a block-wise compute stops it promptly; the scheduler stays usable."""
     import _thread
     import time
