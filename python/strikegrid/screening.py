@@ -162,6 +162,7 @@ def screen(
     fill: str = "mid",
     real_world: Any = None,
     frame: str | None = "auto",
+    output: str | None = "auto",
 ) -> Any:
     """Screens every candidate of ``strategy`` in ``chain`` and returns the best.
 
@@ -193,10 +194,16 @@ def screen(
         frame: ``"pandas"``, ``"polars"``, ``"pyarrow"`` or None for the
             :class:`ScreenResult` itself; ``"auto"`` (the default): the type of a frame passed
             as ``chain``, pandas for a :class:`Chain`.
+        output: the same choice under the name the rest of the library uses for tabular
+            results (``output="polars"``); give one of ``frame`` / ``output``.
 
     Returns:
         A data frame (best first) or, with ``frame=None``, a :class:`ScreenResult`.
     """
+    if output != "auto":
+        if frame != "auto":
+            raise InputError("give one of frame= and output=, not both", arg="output")
+        frame = output
     if frame == "auto":
         from .frames import frame_kind
 
