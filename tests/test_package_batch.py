@@ -227,3 +227,15 @@ def test_leg_values_are_the_kernels_per_leg_outputs(surface: sg.Surface) -> None
     assert np.allclose(vals[8], surface.discount(t), rtol=1e-14)
     with pytest.raises(InputError, match="beyond"):
         _core.leg_values(*surface.kernel_market(), [1.0], [1200.0], [9.0])
+
+
+def test_quotes_and_auctions_take_frames(chain: sg.Chain, surface: sg.Surface) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_csv(sg.sample.sample_chain_path())
+    pkg = st.iron_condor(1150, 1200, 1325, 1375, EXPIRY)
+    assert pkg.quote(frame)[:6] == pytest.approx(pkg.quote(chain)[:6])
+    request = sg.rfq.Request(pkg, 10)
+    dealers = sg.rfq.panel(surface, 3)
+    a = sg.rfq.run_auction(request, dealers, chain=frame, seed=3)
+    b = sg.rfq.run_auction(request, dealers, chain=chain, seed=3)
+    assert a.price == b.price

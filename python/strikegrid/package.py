@@ -892,7 +892,11 @@ class Package:
         and the cost of crossing the spread. Every option leg must be listed in the chain (same
         kind, strike and expiry), with a bid and an ask; else an InputError names the leg.
         Underlying legs are marked at ``chain.spot`` (``qty * (spot - price)``, 0 without a
-        price) and cost no spread."""
+        price) and cost no spread. ``chain`` may also be a one-snapshot pandas / polars frame or
+        pyarrow table (read with :meth:`Chain.from_frame`)."""
+        from .chain import as_chain
+
+        chain = as_chain(chain)
         self._check_underlying(chain)
         strikes = np.asarray(chain.strike, dtype=np.float64)
         kinds = np.asarray(chain.kind, dtype=np.float64)

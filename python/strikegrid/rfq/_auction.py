@@ -11,6 +11,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from ..chain import as_chain
 from ..exceptions import InputError
 from ._dealer import Dealer, DealerParams, Inventory, Quote
 from ._request import Request
@@ -202,14 +203,17 @@ def run_auction(
 
     ``side`` executes a two-way request ("buy"/"sell"; for a one-sided request it must match
     or be None); a two-way request without it reports the best bid and offer and fills
-    nothing. ``chain`` (default: the first dealer's surface chain) gives the mid and the screen
-    to compare with. Dealers sharing a surface share one valuation of the legs.
+    nothing. ``chain`` (default: the first dealer's surface chain; a one-snapshot frame is read
+    with ``Chain.from_frame``) gives the mid and the screen to compare with. Dealers sharing a
+    surface share one valuation of the legs.
 
     Raises InputError for bad input (legs off a dealer's surface, no dealers, an unknown side)
     before anything is quoted.
     """
     if not isinstance(request, Request):
         raise InputError("request: must be an rfq.Request", arg="request")
+    if chain is not None:
+        chain = as_chain(chain)
     dealers = list(dealers)
     if not dealers:
         raise InputError("dealers: an auction needs at least one dealer", arg="dealers")
