@@ -449,19 +449,32 @@ def sigint() -> Any:
     signal.signal(signal.SIGINT, old)
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_interrupt_array_compute(sigint: Any) -> None:
-    """Ctrl-C during a block-wise compute stops it promptly; the scheduler stays usable."""
+    """Ctrl-C during a block-wise compute stops it promptly; the scheduler stays usable.
+
+    A simulated Ctrl-C that lands while the main thread runs a finaliser is swallowed there by
+    Python (an "unraisable" exception, ignored here), so the interrupt is retried a few times:
+    the point is that one that does land stops the compute at once."""
     import _thread
     import time
 
-    k = da.linspace(50, 150, 20_000, chunks=250)[:, None]
-    total = sgd.price("put", 100.0, k, np.linspace(0.01, 2, 2_000)[None, :], 0.25).sum()
-    timer = threading.Timer(0.2, _thread.interrupt_main)
-    start = time.perf_counter()
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        total.compute(scheduler="threads")
-    assert time.perf_counter() - start < 5.0
+    # 100 M prices (over a second even on a quiet machine), interrupted after 0.1 s.
+    k = da.linspace(50, 150, 25_000, chunks=250)[:, None]
+    total = sgd.price("put", 100.0, k, np.linspace(0.01, 2, 4_000)[None, :], 0.25).sum()
+    elapsed = None
+    for _ in range(5):
+        timer = threading.Timer(0.1, _thread.interrupt_main)
+        start = time.perf_counter()
+        timer.start()
+        try:
+            total.compute(scheduler="threads")
+        except KeyboardInterrupt:
+            elapsed = time.perf_counter() - start
+            break
+        finally:
+            timer.cancel()
+    assert elapsed is not None and elapsed < 5.0
     small = sgd.price("put", 100.0, k[:100], 1.0, 0.25).sum().compute()
     assert np.isfinite(small)
 

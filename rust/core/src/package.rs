@@ -98,7 +98,7 @@ impl Packages<'_> {
         self.premium.is_empty()
     }
 
-    fn check_shape(&self) -> Result<()> {
+    pub(crate) fn check_shape(&self) -> Result<()> {
         let n = self.len();
         if self.legs == 0 || self.legs > MAX_LEGS {
             return Err(Error::Shape(format!(
@@ -121,7 +121,7 @@ impl Packages<'_> {
     }
 
     /// Every active leg well formed (and, with a market, inside the surface).
-    fn check_values(&self, last_expiry: f64) -> Result<()> {
+    pub(crate) fn check_values(&self, last_expiry: f64) -> Result<()> {
         let bad = |arg: &'static str, index: usize, reason: String| {
             Err(Error::InvalidInput { arg, index, reason })
         };

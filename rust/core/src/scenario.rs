@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::european::{self, OnInvalid};
 use crate::model::Model;
-use crate::package::{LegValues, Market, Packages, MAX_LEGS};
+use crate::package::{LegValues, Market, Packages};
 use crate::svi_surface;
 
 /// Legs per chunk (a chunk's working arrays stay in L1/L2).
@@ -128,27 +128,15 @@ pub struct Book<'a> {
 }
 
 impl Book<'_> {
+    /// The package layout and legs as the package kernel checks them, plus the weights and
+    /// groups.
     fn check(&self, last_expiry: f64) -> Result<()> {
         let p = &self.packages;
+        p.check_shape()?;
         let n = p.len();
-        if p.legs == 0 || p.legs > MAX_LEGS {
+        if self.weight.len() != n || self.group.len() != n {
             return Err(Error::Shape(format!(
-                "a package has 1 to {MAX_LEGS} option slots, got {}",
-                p.legs
-            )));
-        }
-        let slots = n * p.legs;
-        if [p.kind, p.strike, p.expiry, p.qty]
-            .iter()
-            .any(|a| a.len() != slots)
-            || [p.under_qty, p.under_cost, self.weight]
-                .iter()
-                .any(|a| a.len() != n)
-            || self.group.len() != n
-        {
-            return Err(Error::Shape(format!(
-                "{n} packages of {} slots need leg arrays of {slots} and package arrays of {n}",
-                p.legs
+                "{n} packages need {n} weights and {n} groups"
             )));
         }
         if n > 0 && self.n_groups == 0 {
@@ -165,49 +153,14 @@ impl Book<'_> {
                 format!("{g} is not below n_groups {}", self.n_groups),
             );
         }
-        for (arg, arr) in [
-            ("under_qty", p.under_qty),
-            ("under_cost", p.under_cost),
-            ("weight", self.weight),
-        ] {
-            if let Some(i) = arr.iter().position(|x| !x.is_finite()) {
-                return bad(arg, i, format!("must be finite, got {}", arr[i]));
-            }
+        if let Some(i) = self.weight.iter().position(|x| !x.is_finite()) {
+            return bad(
+                "weight",
+                i,
+                format!("must be finite, got {}", self.weight[i]),
+            );
         }
-        for (i, &q) in p.qty.iter().enumerate() {
-            if !q.is_finite() {
-                return bad("qty", i, format!("quantity must be finite, got {q}"));
-            }
-            if q == 0.0 {
-                continue;
-            }
-            let (kind, k, t) = (p.kind[i], p.strike[i], p.expiry[i]);
-            if kind != 1.0 && kind != -1.0 {
-                return bad(
-                    "kind",
-                    i,
-                    format!("must be +1 (call) or -1 (put), got {kind}"),
-                );
-            }
-            if !(k > 0.0 && k.is_finite()) {
-                return bad("strike", i, format!("must be positive and finite, got {k}"));
-            }
-            if !(t > 0.0 && t.is_finite()) {
-                return bad(
-                    "expiry",
-                    i,
-                    format!("must be positive (not expired) and finite, got {t}"),
-                );
-            }
-            if t > last_expiry * (1.0 + 1e-9) {
-                return bad(
-                    "expiry",
-                    i,
-                    format!("{t} years is beyond the surface's last expiry {last_expiry}"),
-                );
-            }
-        }
-        Ok(())
+        p.check_values(last_expiry)
     }
 }
 

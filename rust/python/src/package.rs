@@ -7,11 +7,10 @@
 use numpy::{PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use strikegrid_core::package::{self, Market, Measure, Outputs, Packages, LEG_OUTPUTS, OUTPUTS};
-use strikegrid_core::svi_surface::Slices;
+use strikegrid_core::package::{self, Measure, Outputs, Packages, LEG_OUTPUTS, OUTPUTS};
 use strikegrid_core::Error;
 
-use crate::surface::{svi_params, to_vec};
+use crate::surface::SurfaceArrays;
 use crate::{fresh_outputs, output_slices, to_py_err};
 
 /// Borrowed views of one batch; `shape` is (n, legs).
@@ -117,8 +116,7 @@ fn package_value<'py>(
     real_world: Option<(f64, f64)>,
     per_leg: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (ts, lf, ldf) = (to_vec(&ts), to_vec(&log_forward), to_vec(&log_discount));
-    let svi = svi_params(&params)?;
+    let surface = SurfaceArrays::new(&ts, &log_forward, &log_discount, &params)?;
     let b = batch(
         py,
         &kind,
@@ -130,15 +128,7 @@ fn package_value<'py>(
         &premium,
     )?;
     let [n, legs] = b.shape;
-    let market = Market {
-        spot,
-        slices: Slices {
-            ts: &ts,
-            log_forward: &lf,
-            params: &svi,
-        },
-        log_discount: &ldf,
-    };
+    let market = surface.market(spot);
     let measure = match real_world {
         None => Measure::RiskNeutral,
         Some((drift, vol)) => Measure::RealWorld { drift, vol },
@@ -244,8 +234,7 @@ fn leg_values<'py>(
     strike: Vec<f64>,
     expiry: Vec<f64>,
 ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
-    let (ts, lf, ldf) = (to_vec(&ts), to_vec(&log_forward), to_vec(&log_discount));
-    let svi = svi_params(&params)?;
+    let surface = SurfaceArrays::new(&ts, &log_forward, &log_discount, &params)?;
     let n = kind.len();
     if strike.len() != n || expiry.len() != n {
         return Err(to_py_err(
@@ -254,15 +243,7 @@ fn leg_values<'py>(
             &[],
         ));
     }
-    let market = Market {
-        spot,
-        slices: Slices {
-            ts: &ts,
-            log_forward: &lf,
-            params: &svi,
-        },
-        log_discount: &ldf,
-    };
+    let market = surface.market(spot);
     let mut out = fresh_outputs(py, &[9, n], 1);
     let internal = || pyo3::exceptions::PyValueError::new_err("internal: output count");
     {

@@ -7,12 +7,11 @@
 
 use numpy::{Element, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use strikegrid_core::package::{Market, Packages};
+use strikegrid_core::package::Packages;
 use strikegrid_core::scenario::{self, Book, Dynamics, Grid};
-use strikegrid_core::svi_surface::Slices;
 use strikegrid_core::Error;
 
-use crate::surface::{svi_params, to_vec};
+use crate::surface::SurfaceArrays;
 use crate::{fresh_outputs, output_slices, to_py_err};
 
 fn flat<'a, T: Element, D: numpy::ndarray::Dimension>(
@@ -61,8 +60,7 @@ fn scenario_values<'py>(
     dynamics: &str,
 ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
     let dynamics = Dynamics::parse(dynamics).map_err(|e| to_py_err(py, e, &[]))?;
-    let (ts, lf, ldf) = (to_vec(&ts), to_vec(&log_forward), to_vec(&log_discount));
-    let svi = svi_params(&params)?;
+    let surface = SurfaceArrays::new(&ts, &log_forward, &log_discount, &params)?;
     let dims = kind.shape().to_vec();
     for (name, a) in [("strike", &strike), ("expiry", &expiry), ("qty", &qty)] {
         if a.shape() != dims.as_slice() {
@@ -98,15 +96,7 @@ fn scenario_values<'py>(
         vol: flat(py, &vol_shocks, "vol_shocks")?,
         days: flat(py, &days, "days")?,
     };
-    let market = Market {
-        spot,
-        slices: Slices {
-            ts: &ts,
-            log_forward: &lf,
-            params: &svi,
-        },
-        log_discount: &ldf,
-    };
+    let market = surface.market(spot);
     let out_shape = [grid.spot.len(), grid.vol.len(), grid.days.len(), n_groups];
     let mut arrays = fresh_outputs(py, &out_shape, 1);
     {

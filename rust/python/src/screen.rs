@@ -3,12 +3,11 @@
 use numpy::{PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use strikegrid_core::package::{Market, Measure};
+use strikegrid_core::package::Measure;
 use strikegrid_core::screen::{self, Config, Filters, Quotes, Strategy, METRICS};
-use strikegrid_core::svi_surface::Slices;
 
 use crate::package::contiguous;
-use crate::surface::{svi_params, to_vec};
+use crate::surface::SurfaceArrays;
 use crate::to_py_err;
 
 /// Screens a chain for one strategy (see `strikegrid_core::screen`).
@@ -50,17 +49,8 @@ fn screen_chain<'py>(
     multiplier: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let err = |e| to_py_err(py, e, &[]);
-    let (ts, lf, ldf) = (to_vec(&ts), to_vec(&log_forward), to_vec(&log_discount));
-    let svi = svi_params(&params)?;
-    let market = Market {
-        spot,
-        slices: Slices {
-            ts: &ts,
-            log_forward: &lf,
-            params: &svi,
-        },
-        log_discount: &ldf,
-    };
+    let surface = SurfaceArrays::new(&ts, &log_forward, &log_discount, &params)?;
+    let market = surface.market(spot);
     let quotes = Quotes {
         kind: contiguous(py, &kind, "kind")?,
         strike: contiguous(py, &strike, "strike")?,

@@ -254,6 +254,45 @@ fn ssvi_total_variance<'py>(
     PyArray1::from_vec(py, out).reshape(shape)
 }
 
+/// A fitted surface's arrays as the kernels take them (copied out of numpy: one entry per
+/// slice).
+pub(crate) struct SurfaceArrays {
+    ts: Vec<f64>,
+    log_forward: Vec<f64>,
+    log_discount: Vec<f64>,
+    params: Vec<RawSvi>,
+}
+
+impl SurfaceArrays {
+    /// From `Surface.kernel_market()`'s expiries, ln forwards, ln discounts and (n, 5) params.
+    pub(crate) fn new(
+        ts: &PyReadonlyArray1<'_, f64>,
+        log_forward: &PyReadonlyArray1<'_, f64>,
+        log_discount: &PyReadonlyArray1<'_, f64>,
+        params: &numpy::PyReadonlyArray2<'_, f64>,
+    ) -> PyResult<SurfaceArrays> {
+        Ok(SurfaceArrays {
+            ts: to_vec(ts),
+            log_forward: to_vec(log_forward),
+            log_discount: to_vec(log_discount),
+            params: svi_params(params)?,
+        })
+    }
+
+    /// The market at `spot`.
+    pub(crate) fn market(&self, spot: f64) -> strikegrid_core::package::Market<'_> {
+        strikegrid_core::package::Market {
+            spot,
+            slices: strikegrid_core::svi_surface::Slices {
+                ts: &self.ts,
+                log_forward: &self.log_forward,
+                params: &self.params,
+            },
+            log_discount: &self.log_discount,
+        }
+    }
+}
+
 /// The rows of an (n, 5) array of (a, b, rho, m, sigma) as raw SVI parameter sets.
 pub(crate) fn svi_params(params: &numpy::PyReadonlyArray2<'_, f64>) -> PyResult<Vec<RawSvi>> {
     let pv = params.as_array();
