@@ -175,6 +175,22 @@ class _Packed:
     entry: FloatArray
 
 
+def _value(surface: Surface, pk: _Packed, per_leg: bool = False) -> dict[str, FloatArray]:
+    """The batch kernel on packed positions, per unit (the weights carry the money)."""
+    return value_packages(
+        surface,
+        pk.kind,
+        pk.strike,
+        pk.expiry,
+        pk.qty,
+        under_qty=pk.under_qty,
+        under_cost=pk.under_cost,
+        premium=pk.entry,
+        multiplier=1.0,
+        per_leg=per_leg,
+    )
+
+
 def _pack(
     positions: Sequence[Position],
     rows: Sequence[int],
@@ -779,18 +795,7 @@ class Book:
         leg_rows: list[dict[str, FloatArray]] = []
         for _sym, surface, pk in groups:
             s0 = float(surface.chain.spot)
-            out = value_packages(
-                surface,
-                pk.kind,
-                pk.strike,
-                pk.expiry,
-                pk.qty,
-                under_qty=pk.under_qty,
-                under_cost=pk.under_cost,
-                premium=pk.entry,
-                multiplier=1.0,
-                per_leg=True,
-            )
+            out = _value(surface, pk, per_leg=True)
             w = pk.weight
             active = pk.qty != 0.0
             t = np.where(active, pk.expiry, 1.0)
@@ -1254,17 +1259,7 @@ class Book:
                 for i in idx
             ]
             pk = _pack(positions, list(range(len(idx))), surface)
-            out = value_packages(
-                surface,
-                pk.kind,
-                pk.strike,
-                pk.expiry,
-                pk.qty,
-                under_qty=pk.under_qty,
-                under_cost=pk.under_cost,
-                premium=pk.entry,
-                multiplier=1.0,
-            )
+            out = _value(surface, pk)
             s0 = float(surface.chain.spot)
             old = {p.id: p for p, _, _, _ in (new[i] for i in idx)}
             old_pop = self._old_pop(list(old.values()), surface)
@@ -1285,17 +1280,7 @@ class Book:
     @staticmethod
     def _old_pop(positions: list[Position], surface: Surface) -> dict[str, float]:
         pk = _pack(positions, list(range(len(positions))), surface)
-        out = value_packages(
-            surface,
-            pk.kind,
-            pk.strike,
-            pk.expiry,
-            pk.qty,
-            under_qty=pk.under_qty,
-            under_cost=pk.under_cost,
-            premium=pk.entry,
-            multiplier=1.0,
-        )
+        out = _value(surface, pk)
         return {p.id: float(out["pop"][k]) for k, p in enumerate(positions)}
 
 

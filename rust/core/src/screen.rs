@@ -20,7 +20,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::package::{distribution, max_roots, LegValues, Market, Measure, Payoff, MAX_LEGS};
+use crate::package::{distribution, Analytics, LegValues, Market, Measure, Payoff};
 
 /// The strategies the screener generates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -522,8 +522,7 @@ struct Scratch {
 struct Pending {
     entry: Entry,
     pay: Payoff,
-    roots: [f64; max_roots(MAX_LEGS)],
-    n_roots: usize,
+    a: Analytics,
 }
 
 struct Ctx<'a> {
@@ -762,12 +761,7 @@ impl Ctx<'_> {
             w.offer(heap, entry);
             return Ok(());
         }
-        w.batch.push(Pending {
-            entry,
-            pay,
-            roots: a.roots,
-            n_roots,
-        });
+        w.batch.push(Pending { entry, pay, a });
         if w.batch.len() >= BATCH {
             self.flush(w)?;
         }
@@ -814,7 +808,7 @@ impl Ctx<'_> {
         s.f.clear();
         for p in batch.iter() {
             let grp = &self.groups[p.entry.group];
-            for &r in &p.roots[..p.n_roots] {
+            for &r in &p.a.roots[..p.a.n_roots] {
                 s.x.push(if r > 0.0 { r } else { 1.0 });
                 s.t.push(grp.t);
                 s.f.push(grp.fwd);
@@ -833,9 +827,9 @@ impl Ctx<'_> {
         )?;
         let mut at = 0;
         for p in batch.iter_mut() {
-            let a = p.pay.analytics();
-            p.entry.metrics[POP] = p.pay.prob_positive(&a, &s.cdf[at..at + p.n_roots]);
-            at += p.n_roots;
+            let n = p.a.n_roots;
+            p.entry.metrics[POP] = p.pay.prob_positive(&p.a, &s.cdf[at..at + n]);
+            at += n;
         }
         Ok(())
     }
@@ -872,8 +866,7 @@ impl Ctx<'_> {
             batch.push(Pending {
                 entry: e.clone(),
                 pay,
-                roots: a.roots,
-                n_roots: a.n_roots,
+                a,
             });
         }
         self.probabilities(&mut batch, s)?;

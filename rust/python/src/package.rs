@@ -14,28 +14,29 @@ use crate::surface::SurfaceArrays;
 use crate::{fresh_outputs, output_slices, to_py_err};
 
 /// Borrowed views of one batch; `shape` is (n, legs).
-struct Batch<'a> {
-    packages: Packages<'a>,
-    shape: [usize; 2],
+pub(crate) struct Batch<'a> {
+    pub(crate) packages: Packages<'a>,
+    pub(crate) shape: [usize; 2],
 }
 
 /// A read-only numpy array's data as a slice (the Python layer passes contiguous arrays).
-pub(crate) fn contiguous<'a, D: numpy::ndarray::Dimension>(
+pub(crate) fn contiguous<'a, T: numpy::Element, D: numpy::ndarray::Dimension>(
     py: Python<'_>,
-    a: &'a numpy::PyReadonlyArray<'_, f64, D>,
+    a: &'a numpy::PyReadonlyArray<'_, T, D>,
     name: &str,
-) -> PyResult<&'a [f64]> {
+) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| {
         to_py_err(
             py,
-            Error::Shape(format!("{name}: expected a C-contiguous float64 array")),
+            Error::Shape(format!("{name}: expected a C-contiguous array")),
             &[],
         )
     })
 }
 
+/// The (n, legs) leg arrays and (n,) package arrays of a batch, shapes checked.
 #[allow(clippy::too_many_arguments)]
-fn batch<'a>(
+pub(crate) fn batch<'a>(
     py: Python<'_>,
     kind: &'a PyReadonlyArray2<'_, f64>,
     strike: &'a PyReadonlyArray2<'_, f64>,
@@ -74,17 +75,20 @@ fn batch<'a>(
     })
 }
 
-/// A core error with its index as (package, leg) for leg arrays, (package,) for the others.
-fn batch_err(py: Python<'_>, e: Error, shape: [usize; 2]) -> PyErr {
-    let per_package = matches!(
-        &e,
-        Error::InvalidInput { arg, .. } if matches!(*arg, "under_qty" | "under_cost" | "premium")
-    );
-    if per_package {
-        to_py_err(py, e, &shape[..1])
-    } else {
-        to_py_err(py, e, &shape)
-    }
+/// A core error with its index as (package, leg) for the leg arrays, (package,) for the
+/// package arrays (`under_qty`, `under_cost`, `premium`, and the callers' `extra` ones), as
+/// given for the rest.
+pub(crate) fn batch_err(py: Python<'_>, e: Error, shape: [usize; 2], extra: &[&str]) -> PyErr {
+    let index_shape: &[usize] = match &e {
+        Error::InvalidInput { arg, .. } => match *arg {
+            "under_qty" | "under_cost" | "premium" => &shape[..1],
+            a if extra.contains(&a) => &shape[..1],
+            "kind" | "strike" | "expiry" | "qty" => &shape,
+            _ => &[],
+        },
+        _ => &shape,
+    };
+    to_py_err(py, e, index_shape)
 }
 
 /// Values a batch of packages against an SVI surface (see `strikegrid_core::package`).
@@ -153,7 +157,7 @@ fn package_value<'py>(
         };
         let packages = b.packages;
         py.detach(|| package::value(&market, &packages, measure, out))
-            .map_err(|e| batch_err(py, e, b.shape))?;
+            .map_err(|e| batch_err(py, e, b.shape, &[]))?;
     }
     let dict = PyDict::new(py);
     for (name, a) in OUTPUTS.iter().zip(singles) {
@@ -208,7 +212,7 @@ fn package_analytics<'py>(
         let r = output_slices(&root_arrays)?.pop().ok_or_else(internal)?;
         let packages = b.packages;
         py.detach(|| package::analytics(&packages, mp, ml, r))
-            .map_err(|e| batch_err(py, e, b.shape))?;
+            .map_err(|e| batch_err(py, e, b.shape, &[]))?;
     }
     let roots = root_arrays.pop().ok_or_else(internal)?;
     let max_loss = singles.pop().ok_or_else(internal)?;

@@ -5,28 +5,13 @@
 //! released; core errors become `strikegrid.exceptions.InputError` with the (package, leg),
 //! (package,) or axis index of the offending element.
 
-use numpy::{Element, PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArrayDyn, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
-use strikegrid_core::package::Packages;
 use strikegrid_core::scenario::{self, Book, Dynamics, Grid};
-use strikegrid_core::Error;
 
+use crate::package::{batch, batch_err, contiguous};
 use crate::surface::SurfaceArrays;
 use crate::{fresh_outputs, output_slices, to_py_err};
-
-fn flat<'a, T: Element, D: numpy::ndarray::Dimension>(
-    py: Python<'_>,
-    a: &'a numpy::PyReadonlyArray<'_, T, D>,
-    name: &str,
-) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| {
-        to_py_err(
-            py,
-            Error::Shape(format!("{name}: expected a C-contiguous array")),
-            &[],
-        )
-    })
-}
 
 /// Values a book of packages in every scenario of a spot × vol × days grid (see
 /// `strikegrid_core::scenario`): returns an array (n_spot, n_vol, n_days, n_groups) of the
@@ -61,40 +46,28 @@ fn scenario_values<'py>(
 ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
     let dynamics = Dynamics::parse(dynamics).map_err(|e| to_py_err(py, e, &[]))?;
     let surface = SurfaceArrays::new(&ts, &log_forward, &log_discount, &params)?;
-    let dims = kind.shape().to_vec();
-    for (name, a) in [("strike", &strike), ("expiry", &expiry), ("qty", &qty)] {
-        if a.shape() != dims.as_slice() {
-            return Err(to_py_err(
-                py,
-                Error::Shape(format!(
-                    "{name}: shape {:?} differs from kind's {dims:?}",
-                    a.shape()
-                )),
-                &[],
-            ));
-        }
-    }
-    let shape = [dims[0], dims[1]];
+    // The scenarios do not use a premium: under_cost stands in as a slice of the right length.
+    let b = batch(
+        py,
+        &kind,
+        &strike,
+        &expiry,
+        &qty,
+        &under_qty,
+        &under_cost,
+        &under_cost,
+    )?;
+    let shape = b.shape;
     let book = Book {
-        packages: Packages {
-            legs: shape[1],
-            kind: flat(py, &kind, "kind")?,
-            strike: flat(py, &strike, "strike")?,
-            expiry: flat(py, &expiry, "expiry")?,
-            qty: flat(py, &qty, "qty")?,
-            under_qty: flat(py, &under_qty, "under_qty")?,
-            under_cost: flat(py, &under_cost, "under_cost")?,
-            // Not used by the scenarios; any slice of the right length.
-            premium: flat(py, &under_cost, "under_cost")?,
-        },
-        weight: flat(py, &weight, "weight")?,
-        group: flat(py, &group, "group")?,
+        packages: b.packages,
+        weight: contiguous(py, &weight, "weight")?,
+        group: contiguous(py, &group, "group")?,
         n_groups,
     };
     let grid = Grid {
-        spot: flat(py, &spot_shocks, "spot_shocks")?,
-        vol: flat(py, &vol_shocks, "vol_shocks")?,
-        days: flat(py, &days, "days")?,
+        spot: contiguous(py, &spot_shocks, "spot_shocks")?,
+        vol: contiguous(py, &vol_shocks, "vol_shocks")?,
+        days: contiguous(py, &days, "days")?,
     };
     let market = surface.market(spot);
     let out_shape = [grid.spot.len(), grid.vol.len(), grid.days.len(), n_groups];
@@ -105,17 +78,7 @@ fn scenario_values<'py>(
             .pop()
             .ok_or_else(|| pyo3::exceptions::PyValueError::new_err("internal: output count"))?;
         py.detach(|| scenario::revalue(&market, &book, &grid, dynamics, out))
-            .map_err(|e| {
-                let index_shape: &[usize] = match &e {
-                    Error::InvalidInput { arg, .. } => match *arg {
-                        "kind" | "strike" | "expiry" | "qty" => &shape,
-                        "under_qty" | "under_cost" | "weight" | "group" => &shape[..1],
-                        _ => &[],
-                    },
-                    _ => &[],
-                };
-                to_py_err(py, e, index_shape)
-            })?;
+            .map_err(|e| batch_err(py, e, shape, &["weight", "group"]))?;
     }
     arrays
         .pop()
