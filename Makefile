@@ -34,8 +34,8 @@ test: test-rust test-python lint docs
 lint: dev
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	$(BIN)/ruff check python tests benches
-	$(BIN)/ruff format --check python tests benches
+	$(BIN)/ruff check python tests benches tools
+	$(BIN)/ruff format --check python tests benches tools
 	$(BIN)/python -m mypy python/strikegrid
 	$(BIN)/python -m mypy.stubtest strikegrid._core --allowlist .ci/stubtest-allowlist.txt
 

@@ -20,7 +20,9 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::greeks::{Greek, GreekSet};
-use crate::normal::{pdf, scaled_tail, tail_difference_cold, tails_nearly_equal};
+use crate::normal::{
+    half_gauss, pdf, tail, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI,
+};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
@@ -92,9 +94,10 @@ fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) 
 /// With u = -phi d, `a N(phi d) = a Phi(-u)` is a tail when u >= 0 and `a - a Phi(-|u|)` when
 /// u < 0, so both terms are tails (out of the money: both u >= 0) or `a - b` minus tails (in the
 /// money: put-call parity) or mixed (near the money, no cancellation). The tails share one
-/// Gaussian factor `W = a phi(d1) = b phi(d2)` (taken on the side with the smaller |d| so it
-/// underflows last) and differ only by erfcx terms accurate to an ulp or two, so the premium of a
-/// deep out-of-the-money option keeps its relative accuracy (see `normal::scaled_tail`).
+/// half-Gaussian factor `G = a exp(-d1^2/2)/2 = b exp(-d2^2/2)/2` (taken on the side with the
+/// smaller |d| so it underflows last) and differ only by erfcx terms accurate to an ulp or two,
+/// so the premium of a deep out-of-the-money option keeps its relative accuracy (see
+/// `normal::tail`).
 #[inline(always)]
 fn premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> f64 {
     let (_, s1, s2) = tails::<A>(phi, a, b, d1, d2);
@@ -107,18 +110,18 @@ fn premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> f64 {
 }
 
 /// `(W, a N(phi d1), b N(phi d2))` with `W = a n(d1) = b n(d2)`: everything the premium and
-/// the greeks need from the normal distribution, from one exponential and two rationals.
+/// the greeks need from the normal distribution, from one exponential and two erfcx.
 #[inline(always)]
 fn tails<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64) {
     let (u1, u2) = (-phi * d1, -phi * d2);
     let (m1, m2) = (u1.abs(), u2.abs());
     let first = m1 <= m2;
-    let w = if first { a } else { b } * pdf::<A>(if first { d1 } else { d2 });
-    let t1 = scaled_tail::<A>(m1, a, w);
-    let t2 = scaled_tail::<A>(m2, b, w);
+    let g = half_gauss::<A>(if first { a } else { b }, if first { d1 } else { d2 });
+    let t1 = tail::<A>(m1, g);
+    let t2 = tail::<A>(m2, g);
     let s1 = if u1 < 0.0 { a - t1 } else { t1 };
     let s2 = if u2 < 0.0 { b - t2 } else { t2 };
-    (w, s1, s2)
+    (g * SQRT_2_OVER_PI, s1, s2)
 }
 
 /// Whether the out-of-the-money premium of this option needs [`fine_premium`].
@@ -130,7 +133,7 @@ fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
 }
 
 /// The premium of an out-of-the-money option whose two tails nearly cancel (short expiry and
-/// low vol far from the money): `sqrt(pi/2) W (erfcx(y_lo) - erfcx(y_hi))` formed as an
+/// low vol far from the money): `G (erfcx(y_lo) - erfcx(y_hi))` formed as an
 /// integral, so it keeps full relative accuracy (see `normal::tail_difference`).
 #[inline(always)]
 /// In the money, it is the out-of-the-money premium of the other kind plus the discounted
@@ -140,13 +143,13 @@ fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
 fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x: f64) -> f64 {
     let (u1, u2) = (-phi * d1, -phi * d2);
     let (u_lo, u_hi) = (u1.min(u2), u1.max(u2));
-    // The shared Gaussian factor only (as in `tails`).
+    // The shared half-Gaussian factor only (as in `tails`).
     let first = u1.abs() <= u2.abs();
-    let w = if first { a } else { b } * pdf::<A>(if first { d1 } else { d2 });
+    let g = half_gauss::<A>(if first { a } else { b }, if first { d1 } else { d2 });
     if u_hi >= 0.0 {
-        tail_difference_cold(u_lo, sd, w)
+        tail_difference_cold(u_lo, sd, g)
     } else {
-        phi * b * x.exp_m1() + tail_difference_cold(-u_hi, sd, w)
+        phi * b * x.exp_m1() + tail_difference_cold(-u_hi, sd, g)
     }
 }
 
@@ -167,7 +170,7 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
     let out = &mut out[..n];
-    let [a, b, d1, d2, sd, xs, ..] = &mut scratch.bufs;
+    let [a, b, d1, d2, sd, xs, flags, ..] = &mut scratch.bufs;
     let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
     let (sd, xs) = (&mut sd[..n], &mut xs[..n]);
     for i in 0..n {
@@ -177,17 +180,49 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     for i in 0..n {
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
     }
-    // Rare fix-up: options whose two tails nearly cancel. Their indices are collected without
-    // branches, so tiles with a few of them do not pay for a second scan.
-    let mut fine = [0u16; CAP];
-    let mut m = 0usize;
+    refine_premiums::<A>(kind, a, b, d1, d2, sd, xs, flags, out);
+}
+
+/// The rare fix-up: recomputes the premiums whose two tails nearly cancel with
+/// [`fine_premium`]. A vectorised count comes first, so the usual tile without such options
+/// costs one branch-free pass.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn refine_premiums<A: Arith>(
+    kind: &[f64],
+    a: &[f64],
+    b: &[f64],
+    d1: &[f64],
+    d2: &[f64],
+    sd: &[f64],
+    xs: &[f64],
+    flags: &mut [f64],
+    out: &mut [f64],
+) {
+    let n = out.len();
+    let (kind, a, b, d1, d2, sd, xs) = (
+        &kind[..n],
+        &a[..n],
+        &b[..n],
+        &d1[..n],
+        &d2[..n],
+        &sd[..n],
+        &xs[..n],
+    );
+    let flags = &mut flags[..n];
+    let mut count = 0u64;
     for i in 0..n {
-        fine[m] = i as u16;
-        m += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
+        let fine = needs_fine(kind[i], d1[i], d2[i], sd[i]);
+        flags[i] = if fine { 1.0 } else { 0.0 };
+        count += u64::from(fine);
     }
-    for &i in &fine[..m] {
-        let i = usize::from(i);
-        out[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
+    if count == 0 {
+        return;
+    }
+    for i in 0..n {
+        if flags[i] != 0.0 {
+            out[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
+        }
     }
 }
 
@@ -208,7 +243,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &tile.expiry[..n],
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, xs, sd, ..] =
+    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, xs, sd, flags] =
         &mut scratch.bufs;
     let (sqrt_t, inv_sd, dfr, dfq) = (
         &mut sqrt_t[..n],
@@ -262,16 +297,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
             n2[i] = w * ib;
         }
         // Rare fix-up of premiums whose two tails nearly cancel (see `price_tile`).
-        let mut fine = [0u16; CAP];
-        let mut m = 0usize;
-        for i in 0..n {
-            fine[m] = i as u16;
-            m += usize::from(needs_fine(kind[i], d1[i], d2[i], sd[i]));
-        }
-        for &i in &fine[..m] {
-            let i = usize::from(i);
-            value[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
-        }
+        refine_premiums::<A>(kind, a, b, d1, d2, sd, xs, flags, value);
     } else {
         for i in 0..n {
             n1[i] = pdf::<A>(d1[i]);

@@ -154,6 +154,18 @@ multiversion! {
     ) => kernel_tile
 }
 
+/// The number of invalid options of a tile (see `validate::count_invalid`).
+#[inline(always)]
+#[allow(clippy::extra_unused_type_parameters)] // the `multiversion!` body signature
+fn count_invalid_tile<A: Arith>(model: Model, tile: &Tile) -> usize {
+    validate::count_invalid(model, tile)
+}
+
+multiversion! {
+    /// Counts the invalid options of one tile with the widest SIMD the CPU has.
+    fn run_count_invalid(model: Model, tile: &Tile) -> usize => count_invalid_tile
+}
+
 multiversion! {
     /// Computes the requested outputs of one option with the widest SIMD the CPU has.
     fn run_kernel_one(model: Model, set: GreekSet, tile: &Tile, outs: &mut OutSlots) => kernel_one
@@ -196,7 +208,10 @@ fn run_range<O: Operands>(
             rate: column(ops, c(Arg::Rate), Arg::Rate, at, &mut b5[..m]),
             div: column(ops, c(Arg::Div), Arg::Div, at, &mut b6[..m]),
         };
-        let bad = validate::mark(model, &tile, &mut valid[..m]);
+        let bad = match run_count_invalid(model, &tile) {
+            0 => 0,
+            _ => validate::mark(model, &tile, &mut valid[..m]),
+        };
         if bad > 0 && policy == OnInvalid::Raise {
             let i = valid[..m].iter().position(|ok| !ok).unwrap_or(0);
             return Err(lo + i);

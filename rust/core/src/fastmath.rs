@@ -57,20 +57,40 @@ impl Arith for Fused {
 /// Polynomial with coefficients highest power first, by Estrin's scheme (pairs of terms
 /// combined with x, x^2, x^4, ...): the same terms as Horner's rule but a dependency chain of
 /// log2(N) instead of N multiply-adds, which lets the CPU overlap neighbouring options.
-/// Callers use it where all terms have one sign, so no cancellation occurs.
 #[inline(always)]
 pub fn poly<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
-    const { assert!(N >= 1 && N <= 16) };
+    const { assert!(N >= 1 && N <= 32) };
     let x2 = x * x;
     let x4 = x2 * x2;
-    if N > 8 {
+    let x8 = x4 * x4;
+    if N > 16 {
         A::mla(
-            estrin8::<A, N>(c, x, x2, x4, 8),
-            x4 * x4,
-            estrin8::<A, N>(c, x, x2, x4, 0),
+            estrin16::<A, N>(c, x, x2, x4, x8, 16),
+            x8 * x8,
+            estrin16::<A, N>(c, x, x2, x4, x8, 0),
         )
     } else {
-        estrin8::<A, N>(c, x, x2, x4, 0)
+        estrin16::<A, N>(c, x, x2, x4, x8, 0)
+    }
+}
+
+#[inline(always)]
+fn estrin16<A: Arith, const N: usize>(
+    c: &[f64; N],
+    x: f64,
+    x2: f64,
+    x4: f64,
+    x8: f64,
+    i: usize,
+) -> f64 {
+    if i + 8 < N {
+        A::mla(
+            estrin8::<A, N>(c, x, x2, x4, i + 8),
+            x8,
+            estrin8::<A, N>(c, x, x2, x4, i),
+        )
+    } else {
+        estrin8::<A, N>(c, x, x2, x4, i)
     }
 }
 

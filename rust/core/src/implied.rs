@@ -22,14 +22,14 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::normal::{
-    cdf_pdf_scalar, normalised_time_value, pdf, scaled_tail_scalar as scaled_tail,
-    tail_difference_cold, tails_nearly_equal,
+    cdf_pdf, half_gauss, normalised_time_value, pdf, tail, tail_difference_cold,
+    tails_nearly_equal, SQRT_2_OVER_PI,
 };
 
 /// The CDF in this scalar code: only the needed range of Cody's approximation is evaluated.
 #[inline(always)]
 fn cdf<A: Arith>(x: f64) -> f64 {
-    cdf_pdf_scalar::<A>(x).0
+    cdf_pdf::<A>(x).0
 }
 
 /// Why an implied volatility is what it is. NaN accompanies every status but `Ok`.
@@ -100,12 +100,13 @@ fn black_and_vega<A: Arith>(x: f64, s: f64, a: f64, b: f64) -> (f64, f64) {
     let d2 = d1 - s;
     // Call: both tails are N(-u) with u = -d >= 0 when out of the money.
     let (u1, u2) = (-d1, -d2);
-    let w = a * pdf::<A>(d1);
-    let t1 = scaled_tail::<A>(u1.abs(), a, w);
-    let t2 = scaled_tail::<A>(u2.abs(), b, w);
+    let g = half_gauss::<A>(a, d1);
+    let w = g * SQRT_2_OVER_PI;
     if tails_nearly_equal(u1, s, 512.0) {
-        return (tail_difference_cold(u1, s, w), w);
+        return (tail_difference_cold(u1, s, g), w);
     }
+    let t1 = tail::<A>(u1.abs(), g);
+    let t2 = tail::<A>(u2.abs(), g);
     let s1 = if u1 < 0.0 { a - t1 } else { t1 };
     let s2 = if u2 < 0.0 { b - t2 } else { t2 };
     ((s1 - s2).max(0.0), w)

@@ -1,17 +1,14 @@
 //! Standard normal distribution: CDF and PDF to near machine precision in both tails.
 //!
-//! W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
-//! (1969) 631–637, with the coefficients of his CALERF routine (netlib specfun). Three ranges
-//! of y = |x|/sqrt(2): erf(y) = y A(y^2)/B(y^2) for y <= 0.46875, erfcx(y) = C(y)/D(y) for
-//! y <= 4, and erfcx(y) = (1/sqrt(pi) - z P(z)/Q(z))/y with z = 1/y^2 beyond.
-//!
-//! Changes for speed and tail accuracy, not for the approximation itself:
-//! - the Gaussian factor exp(-x^2/2) is formed from x (with x^2 split exactly), not from the
-//!   rounded y = x/sqrt(2), so the relative error stays at a few ulps down to x = -38;
-//! - the large-range rational in z = 1/y^2 is rewritten as a rational in w = y^2 (both
-//!   polynomials reversed), so each range is one numerator over one denominator and the three
-//!   ranges share a single division; a lane picks its range with selects, so loops over
-//!   arrays vectorise without branches.
+//! Everything is built on erfcx(y) = exp(y^2) erfc(y) for y >= 0 ([`erfcx`]), from a Chebyshev
+//! expansion in t = (y - 4)/(y + 4), the change of variable of Schonfelder ("Chebyshev
+//! expansions for the error and related functions", Math. Comp. 32 (1978) 1232–1240) that maps
+//! [0, inf) onto [-1, 1). One polynomial and one division cover every y, so a SIMD lane never
+//! has to evaluate several ranges and select one (W. J. Cody's rational approximations,
+//! Math. Comp. 23 (1969), the classic three-range method, cost three times the work in
+//! vectorised loops). The tails are formed as `exp(-x^2/2) erfcx(|x|/sqrt 2) / 2`, with the
+//! Gaussian factor formed from x (x^2 split exactly), so the relative error stays at a few ulps
+//! down to x = -38.
 
 #![allow(clippy::excessive_precision)] // published constants are kept digit for digit
 
@@ -23,44 +20,41 @@ pub const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_677_939_946_059_934_4;
 pub const SQRT_PI: f64 = 1.772_453_850_905_516_027_298_167_483_341_1;
 const FRAC_1_SQRT_PI: f64 = 0.564_189_583_547_756_286_948_079_451_560_8;
 
-// erf on |y| <= 0.46875: erf(y) = y * A(y^2) / B(y^2).
-const A: [f64; 5] = [
-    1.857_777_061_846_031_53e-1,
-    3.161_123_743_870_565_60,
-    1.138_641_541_510_501_56e2,
-    3.774_852_376_853_020_21e2,
-    3.209_377_589_138_469_47e3,
+/// The centre K of the map t = (y - K)/(y + K).
+const ERFCX_K: f64 = 4.0;
+
+/// h(t) = (y + K) erfcx(y) as a polynomial in t = (y - K)/(y + K), highest power first: the
+/// Chebyshev expansion truncated where every dropped coefficient is below 4e-17, in powers of
+/// t (`tools/erfcx_coefficients.py` computes it with mpmath at 50 digits).
+const ERFCX_T: [f64; 23] = [
+    1.207_381_659_406_552_568_21e-9,
+    2.654_454_508_348_016_921_58e-10,
+    -1.527_528_889_990_647_859_65e-8,
+    8.238_240_856_147_601_240_84e-10,
+    1.225_288_207_064_525_170_15e-7,
+    -7.596_899_328_669_502_232_71e-8,
+    -8.436_516_120_561_793_718_83e-7,
+    1.424_946_417_330_470_112_58e-6,
+    4.692_383_913_754_639_526_17e-6,
+    -1.886_147_337_898_135_412_28e-5,
+    -3.634_203_814_946_971_487_58e-6,
+    1.768_130_806_560_406_792_95e-4,
+    -4.550_529_716_569_280_450_11e-4,
+    -2.809_589_359_391_201_128_48e-4,
+    6.112_055_708_386_391_723_69e-3,
+    -2.637_005_332_918_102_206_79e-2,
+    7.638_151_490_371_080_681_64e-2,
+    -1.740_109_372_408_923_044_91e-1,
+    3.308_515_878_783_158_449_72e-1,
+    -5.408_538_313_131_976_075_89e-1,
+    7.732_087_022_652_306_897_6e-1,
+    -9.765_487_290_808_824_242_48e-1,
+    1.095_995_661_000_491_141_35,
 ];
-const B: [f64; 4] = [
-    2.360_129_095_234_412_09e1,
-    2.440_246_379_344_441_73e2,
-    1.282_616_526_077_372_28e3,
-    2.844_236_833_439_170_62e3,
-];
-// erfcx on 0.46875 < y <= 4: C(y) / D(y), D monic of degree 8.
-const C: [f64; 9] = [
-    2.153_115_354_744_038_46e-8,
-    5.641_884_969_886_700_89e-1,
-    8.883_149_794_388_375_94,
-    6.611_919_063_714_162_95e1,
-    2.986_351_381_974_001_31e2,
-    8.819_522_212_417_690_90e2,
-    1.712_047_612_634_070_58e3,
-    2.051_078_377_826_071_47e3,
-    1.230_339_354_797_997_25e3,
-];
-const D: [f64; 8] = [
-    1.574_492_611_070_983_47e1,
-    1.176_939_508_913_124_99e2,
-    5.371_811_018_620_098_58e2,
-    1.621_389_574_566_690_19e3,
-    3.290_799_235_733_459_63e3,
-    4.362_619_090_143_247_16e3,
-    3.439_367_674_143_721_64e3,
-    1.230_339_354_803_749_42e3,
-];
-// y > 4: Cody's P (degree 5) and monic Q (degree 5) in z = 1/y^2, stored reversed as
-// polynomials in w = y^2: w^5 P(1/w) and w^5 Q(1/w). Highest power of w first.
+
+// Cody's large-range rational for y > 4 (P of degree 5 and monic Q of degree 5 in z = 1/y^2),
+// stored reversed as polynomials in w = y^2: w^5 P(1/w) and w^5 Q(1/w), highest power of w
+// first. Only the cancellation-free forms below use it: `y erfcx(y) = 1/sqrt(pi) - z P/Q`.
 const P_REV: [f64; 6] = [
     6.587_491_615_298_378_03e-4, // p5 coefficient of w^5 (Cody's P(5))
     1.608_378_514_874_227_66e-2,
@@ -83,123 +77,27 @@ fn horner<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
     poly::<A, N>(c, x)
 }
 
-/// Monic polynomial x^N + c[0] x^(N-1) + ... + c[N-1].
-#[inline(always)]
-fn horner_monic<A: Arith, const N: usize>(c: &[f64; N], x: f64) -> f64 {
-    // x^N by squaring is exact enough: N is 4 or 8 here.
-    let mut xn = x;
-    let mut k = 1;
-    while k < N {
-        xn *= xn;
-        k *= 2;
-    }
-    xn + poly::<A, N>(c, x)
-}
-
 /// Beyond |x| = 40 the CDF is exactly 0 or 1 and the PDF exactly 0 in double precision.
 pub const X_CLAMP: f64 = 40.0;
 
-/// Cody's three ranges at y = |x|/sqrt(2) as (numerator, denominator, range) before the
-/// final division: range 0 gives `erf(y)/y * y` (numerator `y A(y^2)`), ranges 1 and 2 give
-/// `erfcx(y)`. `y` must be below 1e150.
+/// erfcx(y) = exp(y^2) erfc(y) for 0 <= y < inf, to a few ulps; NaN gives NaN. Branch-free:
+/// one division, one polynomial.
 #[inline(always)]
-fn cody_rational<A: Arith>(y: f64) -> (f64, f64, u8) {
-    let ysq = y * y;
-    let small = y <= 0.468_75;
-    let mid = y <= 4.0;
-    let num_small = y * horner::<A, 5>(&A, ysq);
-    let den_small = horner_monic::<A, 4>(&B, ysq);
-    let num_mid = horner::<A, 9>(&C, y);
-    let den_mid = horner_monic::<A, 8>(&D, y);
-    // erfcx(y) = (w Q~(w)/sqrt(pi) - P~(w)) / (w Q~(w) y), w = y^2.
-    let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
-    let num_large = A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq));
-    let den_large = wq * y;
-    if small {
-        (num_small, den_small, 0)
-    } else if mid {
-        (num_mid, den_mid, 1)
-    } else {
-        (num_large, den_large, 2)
-    }
-}
-
-/// [`cody_rational`] for scalar code: evaluates only the range `y` falls in (the same
-/// operations, so the same bits), about three times cheaper outside SIMD loops.
-#[inline(always)]
-fn cody_rational_scalar<A: Arith>(y: f64) -> (f64, f64, u8) {
-    let ysq = y * y;
-    if y <= 0.468_75 {
-        (
-            y * horner::<A, 5>(&A, ysq),
-            horner_monic::<A, 4>(&B, ysq),
-            0,
-        )
-    } else if y <= 4.0 {
-        (horner::<A, 9>(&C, y), horner_monic::<A, 8>(&D, y), 1)
-    } else {
-        let wq = ysq * horner::<A, 6>(&Q_REV, ysq);
-        (
-            A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, ysq)),
-            wq * y,
-            2,
-        )
-    }
-}
-
-/// Phi(x) and phi(x) from Cody's rational at y = |x|/sqrt 2: in the small range
-/// Phi(x) = 1/2 + sign(x) erf(y)/2, otherwise Phi(-|x|) = exp(-x^2/2) erfcx(y)/2.
-#[inline(always)]
-fn finish_cdf(xc: f64, gauss: f64, num: f64, den: f64, range: u8) -> (f64, f64) {
-    let small = range == 0;
-    let scale = if small {
-        0.5 * xc.signum()
-    } else {
-        0.5 * gauss
-    };
-    let r = scale * num / den;
-    let cdf = if small {
-        0.5 + r
-    } else if xc < 0.0 {
-        r
-    } else {
-        1.0 - r
-    };
-    (cdf, gauss * FRAC_1_SQRT_2PI)
-}
-
-/// [`cdf_pdf`] for scalar code (same values, only the needed range evaluated).
-#[inline(always)]
-pub fn cdf_pdf_scalar<A: Arith>(x: f64) -> (f64, f64) {
-    let xc = x.clamp(-X_CLAMP, X_CLAMP);
-    let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
-    let gauss = exp_neg_half_square::<A>(xc);
-    let (num, den, range) = cody_rational_scalar::<A>(y);
-    finish_cdf(xc, gauss, num, den, range)
-}
-
-/// [`scaled_tail`] for scalar code (same values, only the needed range evaluated).
-#[inline(always)]
-pub fn scaled_tail_scalar<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
-    let y = u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2;
-    let (num, den, range) = cody_rational_scalar::<A>(y);
-    let small = range == 0;
-    let r = if small { 0.5 * c } else { SQRT_HALF_PI * w } * num / den;
-    if small {
-        A::mla(0.5, c, -r)
-    } else {
-        r
-    }
+pub fn erfcx<A: Arith>(y: f64) -> f64 {
+    let inv = 1.0 / (y + ERFCX_K);
+    let t = (y - ERFCX_K) * inv;
+    poly::<A, 23>(&ERFCX_T, t) * inv
 }
 
 /// The standard normal CDF and PDF at `x`, `(Phi(x), phi(x))`. NaN gives NaN.
 #[inline(always)]
 pub fn cdf_pdf<A: Arith>(x: f64) -> (f64, f64) {
     let xc = x.clamp(-X_CLAMP, X_CLAMP);
-    let y = xc.abs() * std::f64::consts::FRAC_1_SQRT_2;
     let gauss = exp_neg_half_square::<A>(xc);
-    let (num, den, range) = cody_rational::<A>(y);
-    finish_cdf(xc, gauss, num, den, range)
+    // Phi(-|x|) = exp(-x^2/2) erfcx(|x|/sqrt 2) / 2.
+    let r = 0.5 * gauss * erfcx::<A>(xc.abs() * std::f64::consts::FRAC_1_SQRT_2);
+    let cdf = if xc < 0.0 { r } else { 1.0 - r };
+    (cdf, gauss * FRAC_1_SQRT_2PI)
 }
 
 /// Standard normal CDF.
@@ -214,24 +112,27 @@ pub fn pdf<A: Arith>(x: f64) -> f64 {
     exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP)) * FRAC_1_SQRT_2PI
 }
 
-/// `c * Phi(-u)` for u >= 0, given `w = c * phi(u)`.
-///
-/// In the middle and large ranges the tail is formed as `sqrt(pi/2) * w * erfcx(u/sqrt 2)`,
-/// with no exponential of its own: callers pass one Gaussian factor shared by two tails (the
-/// Black-Scholes identity `a phi(d1) = b phi(d2)`), so the two terms of a premium carry the same
-/// rounding in that factor and their difference keeps its relative accuracy. In the small range
-/// (u <= 0.663) it is `c (1/2 - erf(u/sqrt 2)/2)`. `u` may be up to 1e300.
+/// `c exp(-x^2/2) / 2`: the factor two tails share (see [`tail`]). `c phi(x)` is
+/// `g * sqrt(2/pi)`.
 #[inline(always)]
-pub fn scaled_tail<A: Arith>(u: f64, c: f64, w: f64) -> f64 {
-    let y = u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2;
-    let (num, den, range) = cody_rational::<A>(y);
-    let small = range == 0;
-    let r = if small { 0.5 * c } else { SQRT_HALF_PI * w } * num / den;
-    if small {
-        A::mla(0.5, c, -r)
-    } else {
-        r
-    }
+pub fn half_gauss<A: Arith>(c: f64, x: f64) -> f64 {
+    0.5 * c * exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP))
+}
+
+/// `sqrt(2/pi)`: turns a half-Gaussian factor `c exp(-x^2/2)/2` into `c phi(x)`.
+pub const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_355_879_892_119_868_8;
+
+/// `c * Phi(-u)` for u >= 0, given the half-Gaussian factor `g = c exp(-u^2/2) / 2`:
+/// `g * erfcx(u/sqrt 2)`.
+///
+/// The tail has no exponential of its own: callers pass one factor shared by two tails (the
+/// Black-Scholes identity `a phi(d1) = b phi(d2)`), so the two terms of a premium carry the
+/// same rounding in that factor and their difference keeps its relative accuracy; folding the
+/// constants 1/sqrt(2 pi) and sqrt(pi/2) into the exact 1/2 saves two roundings. `u` may be up
+/// to 1e300.
+#[inline(always)]
+pub fn tail<A: Arith>(u: f64, g: f64) -> f64 {
+    g * erfcx::<A>(u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 /// `-d/dy erfcx(y) = 2/sqrt(pi) - 2 y erfcx(y)` for any y, without cancellation in Cody's
@@ -244,15 +145,7 @@ fn neg_erfcx_slope<A: Arith>(y: f64) -> f64 {
     if y > 4.0 {
         return 2.0 * horner::<A, 6>(&P_REV, w) / (w * horner::<A, 6>(&Q_REV, w));
     }
-    let erfcx_abs = if ay > 0.468_75 && ay <= 4.0 {
-        horner::<A, 9>(&C, ay) / horner_monic::<A, 8>(&D, ay)
-    } else if ay > 4.0 {
-        let wq = w * horner::<A, 6>(&Q_REV, w);
-        A::mla(wq, FRAC_1_SQRT_PI, -horner::<A, 6>(&P_REV, w)) / (wq * ay)
-    } else {
-        let erf = ay * horner::<A, 5>(&A, w) / horner_monic::<A, 4>(&B, w);
-        crate::fastmath::exp::<A>(w) * (1.0 - erf)
-    };
+    let erfcx_abs = erfcx::<A>(ay);
     // erfcx(-|y|) = 2 e^(y^2) - erfcx(|y|).
     let erfcx = if y >= 0.0 {
         erfcx_abs
@@ -263,7 +156,7 @@ fn neg_erfcx_slope<A: Arith>(y: f64) -> f64 {
 }
 
 /// Whether the difference of two tails `N(-u_lo) c_lo - N(-u_hi) c_hi` sharing one Gaussian
-/// factor (see [`scaled_tail`]), with `u_hi = u_lo + gap`, cancels so badly that
+/// factor (see [`tail`]), with `u_hi = u_lo + gap`, cancels so badly that
 /// [`tail_difference`] should form it: not both in the money (u_hi >= 0) and the gap below
 /// 1/`ratio` of the arguments' scale (so at most log2(ratio) bits are lost without it). The
 /// price kernels and the implied-vol solver both use 512 (9 bits, 1.1e-13 relative at worst):
@@ -275,13 +168,13 @@ pub fn tails_nearly_equal(u_lo: f64, gap: f64, ratio: f64) -> bool {
     (u_lo + gap >= 0.0) & (ratio * gap < u_lo.abs().max(1.0)) & (u_lo < 38.0)
 }
 
-/// `sqrt(pi/2) w (erfcx(y_lo) - erfcx(y_hi))`, y = u/sqrt 2, u_hi = u_lo + gap: the difference
-/// of two tails sharing the Gaussian factor `w`, as the integral of -erfcx' over [y_lo, y_hi]
+/// `g (erfcx(y_lo) - erfcx(y_hi))`, y = u/sqrt 2, u_hi = u_lo + gap: the difference
+/// of two tails sharing the half-Gaussian factor `g` (see [`tail`]), as the integral of -erfcx' over [y_lo, y_hi]
 /// by 4-point Gauss–Legendre (exact to double precision when the interval is short against y,
 /// which is when the plain difference cancels). The gap is passed on its own (it is vol
 /// sqrt(T)) because `u_hi - u_lo` of two rounded arguments would lose its digits.
 #[inline(always)]
-pub fn tail_difference<A: Arith>(u_lo: f64, gap: f64, w: f64) -> f64 {
+pub fn tail_difference<A: Arith>(u_lo: f64, gap: f64, g: f64) -> f64 {
     const NODES: [f64; 2] = [0.339_981_043_584_856_3, 0.861_136_311_594_052_6];
     const WEIGHTS: [f64; 2] = [0.652_145_154_862_546_1, 0.347_854_845_137_453_9];
     let half = 0.5 * gap * std::f64::consts::FRAC_1_SQRT_2;
@@ -290,19 +183,16 @@ pub fn tail_difference<A: Arith>(u_lo: f64, gap: f64, w: f64) -> f64 {
     for (x, wt) in NODES.iter().zip(WEIGHTS) {
         sum += wt * (neg_erfcx_slope::<A>(mid - half * x) + neg_erfcx_slope::<A>(mid + half * x));
     }
-    SQRT_HALF_PI * w * half * sum
+    g * half * sum
 }
 
 /// [`tail_difference`] out of line, in portable arithmetic: the rare fix-up path stays out of
 /// the SIMD kernels' code (and gives the same bits on every CPU).
 #[cold]
 #[inline(never)]
-pub fn tail_difference_cold(u_lo: f64, gap: f64, w: f64) -> f64 {
-    tail_difference::<crate::fastmath::Plain>(u_lo, gap, w)
+pub fn tail_difference_cold(u_lo: f64, gap: f64, g: f64) -> f64 {
+    tail_difference::<crate::fastmath::Plain>(u_lo, gap, g)
 }
-
-/// sqrt(pi/2).
-const SQRT_HALF_PI: f64 = 1.253_314_137_315_500_251_207_882_642_405_5;
 
 /// `g(u) = phi(u) - u * Phi(-u)` for u >= 0: the normalised time value of a Bachelier option,
 /// also `integral_u^inf Phi(-v) dv`. For large u the difference cancels badly, so beyond
@@ -343,6 +233,60 @@ mod tests {
         (0.0, 0.5),
         (2.0, 0.977_249_868_051_820_792_8),
     ];
+
+    // erfcx(y) = exp(y^2) erfc(y), computed with mpmath at 40 digits.
+    const ERFCX_REF: [(f64, f64); 20] = [
+        (0.0, 1.0),
+        (0.05, 9.459_900_435_549_614_812_3e-1),
+        (0.2, 8.090_195_199_015_807_417_6e-1),
+        (0.468_75, 6.320_696_892_495_560_781_6e-1),
+        (0.5, 6.156_903_441_929_258_748_7e-1),
+        (0.9, 4.565_316_513_231_170_393_3e-1),
+        (1.5, 3.215_854_164_543_175_023_5e-1),
+        (2.5, 2.108_063_640_611_435_806_5e-1),
+        (3.9, 1.403_141_816_006_897_326_7e-1),
+        (4.0, 1.369_994_576_250_613_898_9e-1),
+        (4.1, 1.338_341_164_186_519_827_4e-1),
+        (6.0, 9.277_656_780_053_835_438_9e-2),
+        (9.0, 6.230_772_403_777_468_414_7e-2),
+        (15.0, 3.752_960_638_850_576_574_6e-2),
+        (27.0, 2.088_160_799_042_094_067_4e-2),
+        (50.0, 1.128_153_626_532_377_25e-2),
+        (120.0, 4.701_416_630_599_357_925_9e-3),
+        (1e3, 5.641_893_014_533_876_542e-4),
+        (1e5, 5.641_895_835_195_468_077_7e-6),
+        (7.071_067_811_865_475_2e9, 7.978_845_608_028_653_608_4e-11),
+    ];
+
+    #[test]
+    fn erfcx_matches_high_precision_values() {
+        for (y, want) in ERFCX_REF {
+            for got in [erfcx::<Plain>(y), erfcx::<Fused>(y)] {
+                let rel = ((got - want) / want).abs();
+                assert!(
+                    rel < 4.0 * f64::EPSILON,
+                    "y={y} got={got:e} want={want:e} rel={rel:e}"
+                );
+            }
+        }
+        assert!(erfcx::<Plain>(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn erfcx_is_smooth_and_decreasing() {
+        // erfcx is strictly decreasing on [0, inf); sampled finely, a polynomial with a wrong
+        // coefficient would wiggle. Also erfcx(y) -> 1/(y sqrt(pi)) (1 - 1/(2y^2)).
+        let mut prev = f64::INFINITY;
+        for i in 0..100_000 {
+            let y = i as f64 * 1e-3;
+            let v = erfcx::<Fused>(y);
+            assert!(v < prev, "y={y}");
+            prev = v;
+        }
+        let y = 1e4;
+        let asym = FRAC_1_SQRT_PI / y * (1.0 - 0.5 / (y * y));
+        assert!(((erfcx::<Plain>(y) - asym) / asym).abs() < 1e-15);
+    }
 
     #[test]
     fn cdf_matches_high_precision_values() {

@@ -32,11 +32,10 @@
 
 use super::{ncdf, npdf, Contract};
 use crate::fastmath::Plain;
-use crate::normal::cdf_pdf_scalar;
 
 #[inline(always)]
 fn cdf_pdf(x: f64) -> (f64, f64) {
-    cdf_pdf_scalar::<Plain>(x)
+    normal::cdf_pdf::<Plain>(x)
 }
 use crate::dispatch::multiversion;
 use crate::fastmath::{exp, Arith};
@@ -878,7 +877,20 @@ pub(crate) fn european_value(c: &Contract, greeks: bool) -> AloValue {
     let d2 = d1 - sd;
     let n1 = ncdf(phi * d1);
     let n2 = ncdf(phi * d2);
-    let price = (phi * (s * dfq * n1 - k * dfr * n2)).max(0.0);
+    // The premium from the European kernel itself (cancellation-free in the tails), so that an
+    // American value equal to the European one matches `sg.price` to the bit.
+    let price = crate::european::price_one(
+        crate::model::Model::Bsm,
+        phi,
+        s,
+        k,
+        t,
+        v,
+        r,
+        q,
+        crate::european::OnInvalid::Nan,
+    )
+    .unwrap_or(f64::NAN);
     if !greeks {
         return AloValue {
             price,

@@ -28,7 +28,7 @@
 use super::Contract;
 use crate::dispatch::multiversion;
 use crate::fastmath::{exp, ln, Arith};
-use crate::normal::{cdf, scaled_tail, FRAC_1_SQRT_2PI};
+use crate::normal::{cdf, tail};
 
 /// `t1 / T = (sqrt 5 - 1) / 2`, the golden-section split of Bjerksund & Stensland (2002).
 const SPLIT: f64 = 0.618_033_988_749_894_9;
@@ -145,17 +145,17 @@ fn trigger(b0: f64, binf: f64, h: f64, lo: f64) -> f64 {
 }
 
 /// `exp(f) * Phi(z)` without overflow in `exp(f)` when `Phi(z)` is tiny: the lower tail is
-/// taken as `sqrt(pi/2) w erfcx(|z|/sqrt 2)` with `w = exp(f - z^2/2)/sqrt(2 pi)`.
+/// taken as `g erfcx(|z|/sqrt 2)` with `g = exp(f - z^2/2)/2`.
 #[inline(always)]
 fn exp_ncdf<A: Arith>(f: f64, z: f64) -> f64 {
     let u = z.abs();
     let ef = exp::<A>(f);
-    let w = exp::<A>(A::mla(-0.5 * u, u, f)) * FRAC_1_SQRT_2PI;
-    let tail = scaled_tail::<A>(u, ef, w); // exp(f) Phi(-u)
+    let g = 0.5 * exp::<A>(A::mla(-0.5 * u, u, f));
+    let lower = tail::<A>(u, g); // exp(f) Phi(-u)
     if z < 0.0 {
-        tail
+        lower
     } else {
-        ef - tail
+        ef - lower
     }
 }
 

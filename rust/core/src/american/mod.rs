@@ -22,7 +22,7 @@ pub mod lattice;
 pub use batch::{evaluate, exercise_boundary, implied_vol, Method};
 
 use crate::fastmath::Plain;
-use crate::normal::cdf_pdf_scalar;
+use crate::normal::cdf_pdf;
 
 /// One American option. `phi` is +1 for a call, -1 for a put; time in years, rates and
 /// yields continuously compounded. Engines assume validated inputs: spot, strike, expiry and
@@ -97,7 +97,7 @@ impl Contract {
 /// Standard normal CDF (Cody 1969, accurate in both tails).
 #[inline]
 pub(crate) fn ncdf(x: f64) -> f64 {
-    cdf_pdf_scalar::<Plain>(x).0
+    cdf_pdf::<Plain>(x).0
 }
 
 /// Standard normal density (the crate's, with the exactly split Gaussian exponent).
