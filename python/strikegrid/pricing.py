@@ -220,7 +220,7 @@ def _greeks_general(
 
 
 def norm_cdf(x: Any) -> ArrayOrFloat:
-    """Standard normal CDF, accurate to a few ulps in both tails (Cody 1969)."""
+    """Standard normal CDF, accurate to a few ulps in both tails (see README, Accuracy)."""
     arr = float_array(x, "x")
     out = _core.norm_cdf(arr)
     return out if out.ndim else float(out)

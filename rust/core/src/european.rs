@@ -439,20 +439,7 @@ fn implied_body<A: Arith>(
     vols: &mut [f64],
     status: &mut [u8],
 ) {
-    for i in 0..vols.len() {
-        let (v, st, _) = implied::implied_one::<A>(
-            model,
-            premium[i],
-            tile.kind[i],
-            tile.spot[i],
-            tile.strike[i],
-            tile.expiry[i],
-            tile.rate[i],
-            tile.div[i],
-        );
-        vols[i] = v;
-        status[i] = st as u8;
-    }
+    implied::implied_many::<A>(model, premium, tile, vols, status);
 }
 
 multiversion! {

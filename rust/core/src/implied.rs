@@ -22,11 +22,11 @@
 
 use crate::fastmath::{exp, ln, Arith};
 use crate::normal::{
-    cdf_pdf, half_gauss, normalised_time_value, pdf, tail, tail_difference_cold,
+    cdf_pdf, half_gauss, normal_quantile, normalised_time_value, pdf, tail, tail_difference_cold,
     tails_nearly_equal, SQRT_2_OVER_PI,
 };
 
-/// The CDF in this scalar code: only the needed range of Cody's approximation is evaluated.
+/// The standard normal CDF.
 #[inline(always)]
 fn cdf<A: Arith>(x: f64) -> f64 {
     cdf_pdf::<A>(x).0
@@ -112,76 +112,28 @@ fn black_and_vega<A: Arith>(x: f64, s: f64, a: f64, b: f64) -> (f64, f64) {
     ((s1 - s2).max(0.0), w)
 }
 
-/// Inverse of the standard normal CDF: P. J. Acklam's rational approximation (2003, relative
-/// error below 1.2e-9) as the start, then Halley steps on the accurate CDF (Cody) to full
-/// precision, for p in (0, 1).
+/// `2 sinh(x/2) = e^(x/2) - e^(-x/2)` given both exponentials: their difference where it loses
+/// at most a bit (|x| >= 0.7), else the Taylor series of sinh (terms to h^17/17!, h = x/2,
+/// below 1e-17 relative), so near the money no digits cancel.
 #[inline(always)]
-fn inverse_cdf<A: Arith>(p: f64) -> f64 {
-    const A_: [f64; 6] = [
-        -3.969_683_028_665_376e1,
-        2.209_460_984_245_205e2,
-        -2.759_285_104_469_687e2,
-        1.383_577_518_672_69e2,
-        -3.066_479_806_614_716e1,
-        2.506_628_277_459_239,
+fn two_sinh_half<A: Arith>(x: f64, ex: f64, emx: f64) -> f64 {
+    const SINH_TAYLOR: [f64; 9] = [
+        1.0 / 355_687_428_096_000.0, // 1/17!
+        1.0 / 1_307_674_368_000.0,
+        1.0 / 6_227_020_800.0,
+        1.0 / 39_916_800.0,
+        1.0 / 362_880.0,
+        1.0 / 5_040.0,
+        1.0 / 120.0,
+        1.0 / 6.0,
+        1.0,
     ];
-    const B_: [f64; 5] = [
-        -5.447_609_879_822_406e1,
-        1.615_858_368_580_409e2,
-        -1.556_989_798_598_866e2,
-        6.680_131_188_771_972e1,
-        -1.328_068_155_288_572e1,
-    ];
-    const C_: [f64; 6] = [
-        -7.784_894_002_430_293e-3,
-        -3.223_964_580_411_365e-1,
-        -2.400_758_277_161_838,
-        -2.549_732_539_343_734,
-        4.374_664_141_464_968,
-        2.938_163_982_698_783,
-    ];
-    const D_: [f64; 4] = [
-        7.784_695_709_041_462e-3,
-        3.224_671_290_700_398e-1,
-        2.445_134_137_142_996,
-        3.754_408_661_907_416,
-    ];
-    if p <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if p >= 1.0 {
-        return f64::INFINITY;
-    }
-    let tail = |q: f64| {
-        let r = (-2.0 * ln::<A>(q)).sqrt();
-        (((((C_[0] * r + C_[1]) * r + C_[2]) * r + C_[3]) * r + C_[4]) * r + C_[5])
-            / ((((D_[0] * r + D_[1]) * r + D_[2]) * r + D_[3]) * r + 1.0)
-    };
-    let mut z = if p < 0.024_25 {
-        tail(p)
-    } else if p > 1.0 - 0.024_25 {
-        -tail(1.0 - p)
+    let h = 0.5 * x;
+    if x.abs() >= 0.7 {
+        ex - emx
     } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A_[0] * r + A_[1]) * r + A_[2]) * r + A_[3]) * r + A_[4]) * r + A_[5]) * q
-            / (((((B_[0] * r + B_[1]) * r + B_[2]) * r + B_[3]) * r + B_[4]) * r + 1.0)
-    };
-    for _ in 0..2 {
-        let e = cdf::<A>(z) - p;
-        let d = pdf::<A>(z);
-        if d <= 0.0 {
-            break;
-        }
-        let u = e / d;
-        let step = u / (1.0 + 0.5 * z * u);
-        z -= step;
-        if step.abs() <= 1e-9 * z.abs().max(1e-300) {
-            // Halley's error after a step of relative size 1e-9 is below 1e-27.
-            break;
-        }
+        2.0 * h * crate::fastmath::poly::<A, 9>(&SINH_TAYLOR, h * h)
     }
-    z
 }
 
 /// Delbourgo & Gregory's rational cubic interpolation ("C2 rational cubic", IMA J. Numer.
@@ -291,8 +243,10 @@ fn inverse_lower_map<A: Arith>(x: f64, f: f64) -> f64 {
     if f <= 0.0 {
         return 0.0;
     }
-    let p = (f / (LOWER_MAP_FACTOR * x.abs())).cbrt();
-    let z = inverse_cdf::<A>(p);
+    // The cube root through exp/ln: a software `cbrt` costs more, and this guess is polished by
+    // the Householder steps anyway (it is accurate to a few ulps).
+    let p = exp::<A>(ln::<A>(f / (LOWER_MAP_FACTOR * x.abs())) * (1.0 / 3.0));
+    let z = normal_quantile::<A>(p);
     (x.abs() / (SQRT_THREE * z)).abs()
 }
 
@@ -317,36 +271,120 @@ fn householder(newton: f64, halley: f64, hh3: f64) -> f64 {
 /// 0 < beta < e^(x/2), x <= 0 (Let's Be Rational). Returns (s, Householder steps taken).
 #[inline(always)]
 pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
-    let b_max = exp::<A>(0.5 * x);
-    let b_min = 1.0 / b_max;
-    let bv = |s: f64| black_and_vega::<A>(x, s, b_max, b_min);
+    normalised_black_implied_bounded::<A>(beta, x, exp::<A>(0.5 * x))
+}
+
+/// [`normalised_black_implied`] given the bound `b_max = e^(x/2)` (the caller has it).
+#[inline(always)]
+fn normalised_black_implied_bounded<A: Arith>(beta: f64, x: f64, b_max: f64) -> (f64, u32) {
     if x == 0.0 {
-        // At the money the premium is 2 N(s/2) - 1 (about s/sqrt(2 pi) when small): invert
-        // directly, then polish on the plain objective.
-        let s0 = if beta < 1e-8 {
-            beta * SQRT_2PI
-        } else {
-            2.0 * inverse_cdf::<A>(0.5 * (beta + 1.0))
-        };
-        return refine::<A>(beta, x, s0, 0.0, f64::INFINITY, b_max);
+        return at_the_money::<A>(beta, b_max);
     }
-    let s_c = (2.0 * x.abs()).sqrt();
-    let (b_c, v_c) = bv(s_c);
-    let s_l = s_c - b_c / v_c;
-    let s_u = s_c + (b_max - b_c) / v_c;
-    // Only the branch point on beta's side of b_c is needed; the other bound is set so that
-    // its branch is never taken.
-    let (b_l, v_l) = if beta <= b_c && s_l > 0.0 {
-        bv(s_l)
+    let centre = Centre::new::<A>(x, b_max);
+    let side = centre.side::<A>(beta, x, b_max);
+    let guess = initial_guess::<A>(beta, x, b_max, &centre, &side);
+    let mut state = Refine::new::<A>(beta, x, guess, side.b_l, side.b_u);
+    for _ in 0..MAX_STEPS {
+        if !state.step::<A>(beta, x, b_max) {
+            break;
+        }
+    }
+    (state.s, state.steps)
+}
+
+/// At the money the premium is 2 N(s/2) - 1 (about s/sqrt(2 pi) when small): inverted
+/// directly, then polished on the plain objective.
+#[inline(always)]
+fn at_the_money<A: Arith>(beta: f64, b_max: f64) -> (f64, u32) {
+    let s0 = if beta < 1e-8 {
+        beta * SQRT_2PI
     } else {
-        (0.0, 0.0)
+        2.0 * normal_quantile::<A>(0.5 * (beta + 1.0))
     };
-    let (b_u, v_u) = if beta > b_c {
-        bv(s_u)
-    } else {
-        (f64::INFINITY, 0.0)
-    };
-    let s0 = if beta < b_l {
+    let mut state = Refine::new::<A>(beta, 0.0, s0, 0.0, f64::INFINITY);
+    for _ in 0..MAX_STEPS {
+        if !state.step::<A>(beta, 0.0, b_max) {
+            break;
+        }
+    }
+    (state.s, state.steps)
+}
+
+/// The inflection point s_c = sqrt(2|x|) of the normalised premium, its value and vega, and
+/// the tangent's crossings of 0 (s_l) and of b_max (s_u).
+#[derive(Clone, Copy, Default)]
+struct Centre {
+    s_c: f64,
+    b_c: f64,
+    v_c: f64,
+    s_l: f64,
+    s_u: f64,
+}
+
+impl Centre {
+    #[inline(always)]
+    fn new<A: Arith>(x: f64, b_max: f64) -> Centre {
+        let s_c = (2.0 * x.abs()).sqrt();
+        let (b_c, v_c) = black_and_vega::<A>(x, s_c, b_max, 1.0 / b_max);
+        Centre {
+            s_c,
+            b_c,
+            v_c,
+            s_l: s_c - b_c / v_c,
+            s_u: s_c + (b_max - b_c) / v_c,
+        }
+    }
+
+    /// The branch point on beta's side of b_c (the other bound is set so that its branch is
+    /// never taken).
+    #[inline(always)]
+    fn side<A: Arith>(&self, beta: f64, x: f64, b_max: f64) -> Side {
+        let lower = beta <= self.b_c;
+        let s = if lower { self.s_l } else { self.s_u };
+        let (b, v) = if !lower || s > 0.0 {
+            black_and_vega::<A>(x, s, b_max, 1.0 / b_max)
+        } else {
+            (0.0, 0.0)
+        };
+        if lower {
+            Side {
+                b_l: b,
+                v_l: v,
+                b_u: f64::INFINITY,
+                v_u: 0.0,
+            }
+        } else {
+            Side {
+                b_l: 0.0,
+                v_l: 0.0,
+                b_u: b,
+                v_u: v,
+            }
+        }
+    }
+}
+
+/// The premiums and vegas at the branch points s_l and s_u.
+#[derive(Clone, Copy, Default)]
+struct Side {
+    b_l: f64,
+    v_l: f64,
+    b_u: f64,
+    v_u: f64,
+}
+
+/// Jäckel's initial guess from the branch beta falls in.
+#[inline(always)]
+fn initial_guess<A: Arith>(beta: f64, x: f64, b_max: f64, c: &Centre, d: &Side) -> f64 {
+    let Centre {
+        s_c,
+        b_c,
+        v_c,
+        s_l,
+        s_u,
+    } = *c;
+    let Side { b_l, v_l, b_u, v_u } = *d;
+    if beta < b_l {
         // Lowest branch: interpolate the lower map between beta = 0 and b_l.
         let (f_l, fp_l, fpp_l) = lower_map::<A>(x, s_l);
         let r = control_fitting(0.0, b_l, 0.0, f_l, 1.0, fp_l, fpp_l, false, true);
@@ -366,68 +404,150 @@ pub fn normalised_black_implied<A: Arith>(beta: f64, x: f64) -> (f64, u32) {
         let r = control_fitting(b_u, b_max, f_u, 0.0, fp_u, -0.5, fpp_u, true, true);
         let f = rational_cubic(beta, b_u, b_max, f_u, 0.0, fp_u, -0.5, r);
         if f > 0.0 && f < 0.5 {
-            -2.0 * inverse_cdf::<A>(f)
+            -2.0 * normal_quantile::<A>(f)
         } else {
             s_u
         }
-    };
-    refine::<A>(beta, x, s0, b_l, b_u, b_max)
+    }
 }
 
-/// Householder iterations on the branch's objective from the guess `s`.
-#[inline(always)]
-fn refine<A: Arith>(beta: f64, x: f64, mut s: f64, b_l: f64, b_u: f64, b_max: f64) -> (f64, u32) {
-    if !(s > 0.0) || !s.is_finite() {
-        s = (2.0 * x.abs()).sqrt().max(1e-3);
-    }
-    let ln_beta = ln::<A>(beta);
-    let b_min = 1.0 / b_max;
-    let mut steps = 0;
-    for _ in 0..MAX_STEPS {
-        let (b, bp) = black_and_vega::<A>(x, s, b_max, b_min);
-        if !(bp > 0.0) || !(b > 0.0) {
-            break;
-        }
-        let h = x / s;
-        let h2 = h * h / s - 0.25 * s; // b''/b'
-        let h3 = h2 * h2 - 3.0 * (h / s) * (h / s) - 0.25; // b'''/b'
-        let ds = if beta < b_l {
-            let lb = ln::<A>(b);
-            let p = bp / b;
-            let newton = (ln_beta - lb) * lb / ln_beta / p;
-            let halley = h2 - p * (1.0 + 2.0 / lb);
-            let hh3 = h3 + 2.0 * p * p * (1.0 + 3.0 / lb * (1.0 + 1.0 / lb))
-                - 3.0 * h2 * p * (1.0 + 2.0 / lb);
-            newton * householder(newton, halley, hh3)
-        } else if beta > b_u {
-            let gap = b_max - b;
-            if !(gap > 0.0) {
-                break;
-            }
-            let g = ln::<A>((b_max - beta) / gap);
-            let gp = bp / gap;
-            let newton = -g / gp;
-            let halley = h2 + gp;
-            let hh3 = h3 + gp * (2.0 * gp + 3.0 * h2);
-            newton * householder(newton, halley, hh3)
+/// Householder iterations on the branch's objective: the state of one quote.
+#[derive(Clone, Copy, Default)]
+struct Refine {
+    s: f64,
+    b_l: f64,
+    b_u: f64,
+    ln_beta: f64,
+    steps: u32,
+    done: bool,
+}
+
+impl Refine {
+    #[inline(always)]
+    fn new<A: Arith>(beta: f64, x: f64, guess: f64, b_l: f64, b_u: f64) -> Refine {
+        let s = if !(guess > 0.0) || !guess.is_finite() {
+            (2.0 * x.abs()).sqrt().max(1e-3)
         } else {
-            let newton = (beta - b) / bp;
-            newton * householder(newton, h2, h3)
+            guess
+        };
+        Refine {
+            s,
+            b_l,
+            b_u,
+            // ln(beta) only for the lowest branch's objective.
+            ln_beta: if beta < b_l { ln::<A>(beta) } else { 0.0 },
+            steps: 0,
+            done: false,
+        }
+    }
+
+    /// One third-order step; false (and `done`) once converged or stuck.
+    #[inline(always)]
+    fn step<A: Arith>(&mut self, beta: f64, x: f64, b_max: f64) -> bool {
+        let s = self.s;
+        let (b, bp) = black_and_vega::<A>(x, s, b_max, 1.0 / b_max);
+        let ds = if !(bp > 0.0) || !(b > 0.0) {
+            f64::NAN
+        } else {
+            let h = x / s;
+            let h2 = h * h / s - 0.25 * s; // b''/b'
+            let h3 = h2 * h2 - 3.0 * (h / s) * (h / s) - 0.25; // b'''/b'
+            if beta < self.b_l {
+                let ln_beta = self.ln_beta;
+                let lb = ln::<A>(b);
+                let p = bp / b;
+                let newton = (ln_beta - lb) * lb / ln_beta / p;
+                let halley = h2 - p * (1.0 + 2.0 / lb);
+                let hh3 = h3 + 2.0 * p * p * (1.0 + 3.0 / lb * (1.0 + 1.0 / lb))
+                    - 3.0 * h2 * p * (1.0 + 2.0 / lb);
+                newton * householder(newton, halley, hh3)
+            } else if beta > self.b_u {
+                let gap = b_max - b;
+                if !(gap > 0.0) {
+                    f64::NAN
+                } else {
+                    let g = ln::<A>((b_max - beta) / gap);
+                    let gp = bp / gap;
+                    let newton = -g / gp;
+                    let halley = h2 + gp;
+                    let hh3 = h3 + gp * (2.0 * gp + 3.0 * h2);
+                    newton * householder(newton, halley, hh3)
+                }
+            } else {
+                let newton = (beta - b) / bp;
+                newton * householder(newton, h2, h3)
+            }
         };
         if !ds.is_finite() {
-            break;
+            self.done = true;
+            return false;
         }
-        steps += 1;
+        self.steps += 1;
         let next = if s + ds > 0.0 { s + ds } else { 0.5 * s };
         let moved = (next - s).abs();
-        s = next;
+        self.s = next;
         // After a third-order step of relative size 1e-6 the error is of order 1e-18: done
         // without another evaluation.
-        if moved <= 1e-6 * s {
+        self.done = moved <= 1e-6 * next;
+        !self.done
+    }
+}
+
+/// [`normalised_black_implied`] for many quotes at once, `(s, steps)` written per quote (at
+/// most [`crate::tile::TILE`] of them). The same computation in stages over all the quotes
+/// (centre, branch point, guess, each Householder step): the quotes' long chains of dependent
+/// divisions and exponentials are independent, so the CPU overlaps neighbouring quotes
+/// instead of waiting on each chain in turn. Results are identical to the one-quote solver.
+#[inline(always)]
+pub fn normalised_black_implied_many<A: Arith>(
+    beta: &[f64],
+    x: &[f64],
+    b_max: &[f64],
+    s: &mut [f64],
+    steps: &mut [u32],
+) {
+    use crate::tile::TILE;
+    let n = s.len();
+    assert!(n <= TILE && beta.len() == n && x.len() == n && b_max.len() == n);
+    assert!(steps.len() == n);
+    let mut centres = [Centre::default(); TILE];
+    let mut sides = [Side::default(); TILE];
+    let mut states = [Refine::default(); TILE];
+    for i in 0..n {
+        if x[i] != 0.0 {
+            centres[i] = Centre::new::<A>(x[i], b_max[i]);
+        }
+    }
+    for i in 0..n {
+        if x[i] != 0.0 {
+            sides[i] = centres[i].side::<A>(beta[i], x[i], b_max[i]);
+        }
+    }
+    for i in 0..n {
+        if x[i] == 0.0 {
+            (s[i], steps[i]) = at_the_money::<A>(beta[i], b_max[i]);
+            states[i].done = true;
+        } else {
+            let guess = initial_guess::<A>(beta[i], x[i], b_max[i], &centres[i], &sides[i]);
+            states[i] = Refine::new::<A>(beta[i], x[i], guess, sides[i].b_l, sides[i].b_u);
+        }
+    }
+    for _ in 0..MAX_STEPS {
+        let mut active = false;
+        for i in 0..n {
+            if !states[i].done {
+                active |= states[i].step::<A>(beta[i], x[i], b_max[i]);
+            }
+        }
+        if !active {
             break;
         }
     }
-    (s, steps)
+    for i in 0..n {
+        if x[i] != 0.0 {
+            (s[i], steps[i]) = (states[i].s, states[i].steps);
+        }
+    }
 }
 
 /// One lognormal quote: `(vol, status, steps)`. `x = ln(F/K)` is formed by the caller exactly
@@ -441,12 +561,34 @@ pub fn lognormal_one<A: Arith>(
     k: f64,
     t: f64,
 ) -> (f64, Status, u32) {
+    match lognormal_prepare::<A>(undiscounted, phi, x, k, t) {
+        Prepared::Done(vol, status) => (vol, status, 0),
+        Prepared::Solve { beta, x, b_max } => {
+            let (s, steps) = normalised_black_implied_bounded::<A>(beta, x, b_max);
+            (s / t.sqrt(), Status::Ok, steps)
+        }
+    }
+}
+
+/// What normalising a lognormal quote leaves: its answer, or an out-of-the-money normalised
+/// call premium `beta` at `x <= 0` (with `b_max = e^(x/2)`) whose total vol s gives the vol
+/// `s / sqrt(T)`.
+#[derive(Clone, Copy, Debug)]
+pub enum Prepared {
+    Done(f64, Status),
+    Solve { beta: f64, x: f64, b_max: f64 },
+}
+
+/// The bounds checks and normalisation of [`lognormal_one`].
+#[inline(always)]
+fn lognormal_prepare<A: Arith>(undiscounted: f64, phi: f64, x: f64, k: f64, t: f64) -> Prepared {
     // Normalise by sqrt(F K) = K e^(x/2): beta, intrinsic 2 sinh(x/2)+, bounds e^(+-x/2).
-    let (ex, emx) = (exp::<A>(0.5 * x), exp::<A>(-0.5 * x));
+    let ex = exp::<A>(0.5 * x);
+    let emx = 1.0 / ex;
     let beta_quote = undiscounted / (k * ex);
     // 2 sinh(x/2) without cancellation near the money.
     let intrinsic = if phi * x > 0.0 {
-        (phi * ((0.5 * x).exp_m1() - (-0.5 * x).exp_m1())).max(0.0)
+        (phi * two_sinh_half::<A>(x, ex, emx)).max(0.0)
     } else {
         0.0
     };
@@ -454,32 +596,32 @@ pub fn lognormal_one<A: Arith>(
     // A quote within rounding of the intrinsic value is the intrinsic value (vol 0).
     let tol = 8.0 * f64::EPSILON * intrinsic;
     if !(beta_quote >= intrinsic - tol) {
-        return (f64::NAN, Status::BelowIntrinsic, 0);
+        return Prepared::Done(f64::NAN, Status::BelowIntrinsic);
     }
     let beta_quote = beta_quote.max(intrinsic);
     // Within rounding of the upper bound counts as reaching it (only vol -> infinity does).
     if beta_quote >= upper * (1.0 - 8.0 * f64::EPSILON) {
-        return (f64::NAN, Status::AboveUpperBound, 0);
+        return Prepared::Done(f64::NAN, Status::AboveUpperBound);
     }
     if t == 0.0 {
         return if beta_quote == intrinsic {
-            (f64::NAN, Status::ZeroExpiry, 0)
+            Prepared::Done(f64::NAN, Status::ZeroExpiry)
         } else {
-            (f64::NAN, Status::AboveUpperBound, 0)
+            Prepared::Done(f64::NAN, Status::AboveUpperBound)
         };
     }
     // Out-of-the-money side: an in-the-money quote less its intrinsic value is the other kind
     // (parity), and a put at x is a call at -x.
     let beta = beta_quote - intrinsic;
     if beta <= 0.0 {
-        return (0.0, Status::Ok, 0);
+        return Prepared::Done(0.0, Status::Ok);
     }
     let x = -x.abs();
-    if beta >= ex.min(emx) {
-        return (f64::NAN, Status::AboveUpperBound, 0);
+    let b_max = ex.min(emx);
+    if beta >= b_max {
+        return Prepared::Done(f64::NAN, Status::AboveUpperBound);
     }
-    let (s, steps) = normalised_black_implied::<A>(beta, x);
-    (s / t.sqrt(), Status::Ok, steps)
+    Prepared::Solve { beta, x, b_max }
 }
 
 /// Coefficients of Jäckel (2017), eq. (4.6)–(4.7): rational approximations of the inverse of
@@ -607,7 +749,8 @@ pub fn implied_one<A: Arith>(
     q: f64,
 ) -> (f64, Status, u32) {
     use crate::Model;
-    if describe_invalid(model, premium, kind, s, k, t, r, q).is_some() {
+    // The same domain as `describe_invalid`, checked without building its message.
+    if !premium.is_finite() || !crate::validate::is_valid(model, kind, s, k, t, 0.0, r, q) {
         return (f64::NAN, Status::InvalidInput, 0);
     }
     let df = exp::<A>(-r * t);
@@ -618,5 +761,75 @@ pub fn implied_one<A: Arith>(
         Model::Black76 => lognormal_one::<A>(premium / df, kind, ln_sk, k, t),
         Model::Inverse => lognormal_one::<A>(premium * s / df, kind, ln_sk, k, t),
         Model::Bachelier => bachelier_one::<A>(premium, kind, s, k, t, df),
+    }
+}
+
+/// [`implied_one`] for every quote of a tile (`premium[i]` with the tile's other inputs):
+/// lognormal quotes are normalised one by one and the remaining inversions solved together by
+/// [`normalised_black_implied_many`]. Writes `vols` and `status`; results equal
+/// [`implied_one`]'s.
+#[inline(always)]
+pub fn implied_many<A: Arith>(
+    model: crate::Model,
+    premium: &[f64],
+    tile: &crate::tile::Tile,
+    vols: &mut [f64],
+    status: &mut [u8],
+) {
+    use crate::tile::TILE;
+    use crate::Model;
+    let n = vols.len();
+    assert!(n <= TILE && premium.len() == n && tile.len() == n && status.len() == n);
+    if model == Model::Bachelier {
+        for i in 0..n {
+            let [kind, s, k, t, _, r, q] = tile.at(i);
+            let (v, st, _) = implied_one::<A>(model, premium[i], kind, s, k, t, r, q);
+            (vols[i], status[i]) = (v, st as u8);
+        }
+        return;
+    }
+    let mut beta = [0.0; TILE];
+    let mut xs = [0.0; TILE];
+    let mut b_max = [0.0; TILE];
+    let mut which = [0u16; TILE];
+    let mut m = 0;
+    for i in 0..n {
+        let [kind, s, k, t, _, r, q] = tile.at(i);
+        let p = premium[i];
+        if !p.is_finite() || !crate::validate::is_valid(model, kind, s, k, t, 0.0, r, q) {
+            (vols[i], status[i]) = (f64::NAN, Status::InvalidInput as u8);
+            continue;
+        }
+        let df = exp::<A>(-r * t);
+        let ln_sk = ln::<A>(s / k);
+        let (undiscounted, x) = match model {
+            Model::Bsm => (p / df, A::mla(r - q, t, ln_sk)),
+            Model::Inverse => (p * s / df, ln_sk),
+            _ => (p / df, ln_sk),
+        };
+        match lognormal_prepare::<A>(undiscounted, kind, x, k, t) {
+            Prepared::Done(v, st) => (vols[i], status[i]) = (v, st as u8),
+            Prepared::Solve {
+                beta: b,
+                x,
+                b_max: bm,
+            } => {
+                (beta[m], xs[m], b_max[m], which[m]) = (b, x, bm, i as u16);
+                m += 1;
+            }
+        }
+    }
+    let mut s = [0.0; TILE];
+    let mut steps = [0u32; TILE];
+    normalised_black_implied_many::<A>(
+        &beta[..m],
+        &xs[..m],
+        &b_max[..m],
+        &mut s[..m],
+        &mut steps[..m],
+    );
+    for j in 0..m {
+        let i = usize::from(which[j]);
+        (vols[i], status[i]) = (s[j] / tile.expiry[i].sqrt(), Status::Ok as u8);
     }
 }

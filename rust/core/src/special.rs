@@ -36,7 +36,7 @@ fn apply(x: &[f64], out: &mut [f64], f: fn(&[f64], &mut [f64])) {
     }
 }
 
-/// Standard normal CDF of each element (Cody 1969; see [`crate::normal`]).
+/// Standard normal CDF of each element (see [`crate::normal`]).
 ///
 /// # Panics
 /// When `x` and `out` differ in length.

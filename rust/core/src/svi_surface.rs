@@ -135,6 +135,11 @@ fn slope_body<A: Arith>(
 }
 
 /// Vols (and with `SLOPE` their strike derivatives) of one chunk.
+///
+/// The points are put in order of the slices they interpolate between (a counting sort), so
+/// that each slice's pass covers a contiguous run of points: the points that read only
+/// earlier slices, and those for which the slice cannot be the calendar maximum
+/// ([`dominance_thresholds`]), are left out of it.
 #[inline(always)]
 fn chunk_body<A: Arith, const SLOPE: bool>(
     s: &Slices,
@@ -145,8 +150,69 @@ fn chunk_body<A: Arith, const SLOPE: bool>(
 ) {
     let m = out.len();
     let n = s.ts.len();
-    let mut k = [0.0f64; CHUNK];
+    // The first slice after each point's expiry (the number of slices at or before it), as a
+    // count per slice that vectorises; NaN expiries count 0.
     let mut lo = [0usize; CHUNK];
+    for &tl in s.ts {
+        for i in 0..m {
+            lo[i] += usize::from(tl <= expiry[i]);
+        }
+    }
+    // Counting sort of the points by `lo` (0..=n): `order[r]` is the point at rank r.
+    let mut order = [0u16; CHUNK];
+    let sorted = n < MAX_SLICES;
+    if sorted {
+        // Four interleaved cursors per key (point i uses lane i % 4), so that neighbouring
+        // points with the same key do not wait on each other's counter; ranks stay ordered by
+        // key.
+        let mut start = [[0u16; 4]; MAX_SLICES + 1];
+        for (i, &j) in lo[..m].iter().enumerate() {
+            start[j][i & 3] += 1;
+        }
+        let mut acc = 0u16;
+        for lanes in start.iter_mut().take(n + 1) {
+            for c in lanes.iter_mut() {
+                (acc, *c) = (acc + *c, acc);
+            }
+        }
+        for (i, &j) in lo[..m].iter().enumerate() {
+            let c = &mut start[j][i & 3];
+            order[usize::from(*c)] = i as u16;
+            *c += 1;
+        }
+    } else {
+        for (r, o) in order[..m].iter_mut().enumerate() {
+            *o = r as u16;
+        }
+    }
+    // Per point in rank order: the bracketing slices (clamped at the ends, as f64 so that the
+    // selects below stay in vector registers), their expiries and ln F, the interpolation
+    // weight in time, ln F(t) and the log-moneyness.
+    let mut k = [0.0f64; CHUNK];
+    let mut t = [0.0f64; CHUNK];
+    let mut below = [0.0f64; CHUNK];
+    let mut above = [0.0f64; CHUNK];
+    let mut t0 = [0.0f64; CHUNK];
+    let mut t1 = [0.0f64; CHUNK];
+    let mut f0 = [0.0f64; CHUNK];
+    let mut f1 = [0.0f64; CHUNK];
+    for r in 0..m {
+        let i = usize::from(order[r]);
+        let (jl, jh) = (lo[i].saturating_sub(1).min(n - 1), lo[i].min(n - 1));
+        (k[r], t[r]) = (strike[i], expiry[i]);
+        (below[r], above[r]) = (jl as f64, jh as f64);
+        (t0[r], t1[r]) = (s.ts[jl], s.ts[jh]);
+        (f0[r], f1[r]) = (s.log_forward[jl], s.log_forward[jh]);
+    }
+    let mut weight = [0.0f64; CHUNK];
+    for r in 0..m {
+        // Inside the slices: linear in time; outside (one slice): flat ln F.
+        let inside = below[r] != above[r];
+        let a = (t[r] - t0[r]) / (t1[r] - t0[r]);
+        weight[r] = if inside { a } else { 0.0 };
+        let lf = f0[r] + weight[r] * (f1[r] - f0[r]);
+        k[r] = ln::<A>(k[r]) - lf;
+    }
     let mut env = [0.0f64; CHUNK];
     let mut w_lo = [0.0f64; CHUNK];
     let mut w_hi = [0.0f64; CHUNK];
@@ -154,53 +220,28 @@ fn chunk_body<A: Arith, const SLOPE: bool>(
     let mut env1 = [0.0f64; CHUNK];
     let mut w1_lo = [0.0f64; CHUNK];
     let mut w1_hi = [0.0f64; CHUNK];
-    // Bracketing slices and ln F per point (grids repeat expiries: reuse the last search).
-    let mut lf = [0.0f64; CHUNK];
-    let (mut last_t, mut last_j, mut last_lf) = (f64::NAN, 0usize, 0.0f64);
-    for i in 0..m {
-        let t = expiry[i];
-        if t != last_t {
-            let j = s.ts.partition_point(|&x| x <= t); // first slice after t
-            last_lf = if j == 0 {
-                s.log_forward[0]
-            } else if j == n {
-                s.log_forward[n - 1]
-            } else {
-                let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
-                s.log_forward[j - 1] + a * (s.log_forward[j] - s.log_forward[j - 1])
-            };
-            last_t = t;
-            last_j = j;
-        }
-        lo[i] = last_j;
-        lf[i] = last_lf;
-    }
-    // Log-moneyness: a flat loop the compiler vectorises.
-    for i in 0..m {
-        k[i] = ln::<A>(strike[i]) - lf[i];
-    }
-    // The slices each point interpolates between (clamped at the ends), as f64 so that the
-    // selects below stay in vector registers.
-    let mut below = [0.0f64; CHUNK];
-    let mut above = [0.0f64; CHUNK];
-    for i in 0..m {
-        below[i] = lo[i].saturating_sub(1).min(n - 1) as f64;
-        above[i] = lo[i].min(n - 1) as f64;
-    }
-    // One slice at a time over the chunk: the running maximum, and the values each point
-    // needs, with branch-free selects so the loop vectorises. Slices after the latest one the
-    // chunk needs are skipped (chunks of one expiry visit only the slices up to it).
+    // One slice at a time over the points that need it: the running maximum, and the values
+    // each point needs, with branch-free selects so the loop vectorises. The ranks needing
+    // slice `idx` are 0..end[idx] (points of later brackets past the threshold do not).
     let last = above[..m].iter().fold(0.0f64, |a, &b| a.max(b)) as usize;
+    let end = if sorted {
+        dominance_thresholds(s, &k[..m], &below[..m], last)
+    } else {
+        [m; MAX_SLICES]
+    };
     for (idx, p) in s.params.iter().enumerate().take(last + 1) {
         let fi = idx as f64;
         let s2 = p.sigma * p.sigma;
         let first = idx == 0;
-        for i in 0..m {
+        let e_idx = if sorted { end[idx] } else { m };
+        for i in 0..e_idx {
             let x = k[i] - p.m;
             let r = A::mla(x, x, s2).sqrt();
             let w = A::mla(p.b, A::mla(p.rho, x, r), p.a);
+            // A plain maximum (not a conditional store, which AMD CPUs run slowly); NaN only
+            // where k is NaN, whose output is NaN anyway.
             let takes = first || w > env[i];
-            let e = if takes { w } else { env[i] };
+            let e = if first { w } else { w.max(env[i]) };
             env[i] = e;
             w_lo[i] = if below[i] == fi { e } else { w_lo[i] };
             w_hi[i] = if above[i] == fi { e } else { w_hi[i] };
@@ -213,33 +254,93 @@ fn chunk_body<A: Arith, const SLOPE: bool>(
             }
         }
     }
-    for i in 0..m {
-        let t = expiry[i];
-        let j = lo[i];
-        let (w, w1) = if j == 0 {
-            (w_hi[i] * t / s.ts[0], w1_hi[i] * t / s.ts[0])
-        } else if j == n {
-            (w_lo[i] * t / s.ts[n - 1], w1_lo[i] * t / s.ts[n - 1])
+    // Total variance (and its k slope) at each point: linear in time between the bracketing
+    // slices, in proportion to t before the first and after the last; then the vol.
+    let mut vol = [0.0f64; CHUNK];
+    let mut dvol = [0.0f64; CHUNK];
+    for r in 0..m {
+        let a = weight[r];
+        let w = A::mla(a, w_hi[r] - w_lo[r], w_lo[r]);
+        let w1 = A::mla(a, w1_hi[r] - w1_lo[r], w1_lo[r]);
+        let outside = below[r] == above[r];
+        let (w, w1) = if outside {
+            (w * t[r] / t0[r], w1 * t[r] / t0[r])
         } else {
-            let a = (t - s.ts[j - 1]) / (s.ts[j] - s.ts[j - 1]);
-            (
-                A::mla(a, w_hi[i] - w_lo[i], w_lo[i]),
-                A::mla(a, w1_hi[i] - w1_lo[i], w1_lo[i]),
-            )
+            (w, w1)
         };
-        let v = (w.max(0.0) / t).sqrt();
-        let ok = t > 0.0 && strike[i] > 0.0;
-        out[i] = if ok { v } else { f64::NAN };
+        let v = (w.max(0.0) / t[r]).sqrt();
+        vol[r] = v;
         if SLOPE {
             // dvol/dK = (dw/dk) / (2 vol t K); flat where the variance is not positive.
-            let d = if w > 0.0 {
-                w1 / (2.0 * v * t * strike[i])
+            dvol[r] = if w > 0.0 {
+                w1 / (2.0 * v * t[r] * strike[usize::from(order[r])])
             } else {
                 0.0
             };
-            slope[i] = if ok { d } else { f64::NAN };
         }
     }
+    for r in 0..m {
+        let i = usize::from(order[r]);
+        let ok = expiry[i] > 0.0 && strike[i] > 0.0;
+        out[i] = if ok { vol[r] } else { f64::NAN };
+        if SLOPE {
+            slope[i] = if ok { dvol[r] } else { f64::NAN };
+        }
+    }
+}
+
+/// Most slices most chunks need.
+const MAX_SLICES: usize = 64;
+
+/// For each slice l, how many of the chunk's leading points (in rank order, `below` sorted
+/// ascending) may need it: slice l cannot be the calendar maximum that a point reads when a
+/// later slice l < j <= below lies above it over the chunk's whole log-moneyness range
+/// [k_lo, k_hi]. Raw SVI with b >= 0, sigma > 0, |rho| <= 1 is convex in k: its maximum over
+/// the range is at an end, its minimum at the vertex k* = m - rho sigma / sqrt(1 - rho^2)
+/// clamped into the range. A margin far above rounding keeps the result bit-identical to
+/// evaluating every slice. On a strike x expiry grid this drops the short expiries' slices for
+/// the long expiries' points, where the calendar envelope costs most.
+fn dominance_thresholds(s: &Slices, k: &[f64], below: &[f64], last: usize) -> [usize; MAX_SLICES] {
+    let m = k.len();
+    let mut end = [m; MAX_SLICES];
+    let (mut k_lo, mut k_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for &x in k {
+        k_lo = k_lo.min(x);
+        k_hi = k_hi.max(x);
+    }
+    if !(k_lo.is_finite() && k_hi.is_finite()) || last >= MAX_SLICES {
+        return end;
+    }
+    let convex = |p: &RawSvi| p.b >= 0.0 && p.sigma > 0.0 && p.rho.abs() <= 1.0;
+    let w = |p: &RawSvi, x: f64| {
+        let d = x - p.m;
+        p.a + p.b * (p.rho * d + (d * d + p.sigma * p.sigma).sqrt())
+    };
+    let mut lowest = [f64::NEG_INFINITY; MAX_SLICES];
+    let mut highest = [f64::INFINITY; MAX_SLICES];
+    for (j, p) in s.params.iter().enumerate().take(last + 1) {
+        if convex(p) {
+            let vertex = if p.rho.abs() < 1.0 {
+                p.m - p.rho * p.sigma / (1.0 - p.rho * p.rho).sqrt()
+            } else {
+                k_lo
+            };
+            let (at_lo, at_hi) = (w(p, k_lo), w(p, k_hi));
+            lowest[j] = w(p, vertex.clamp(k_lo, k_hi)).min(at_lo).min(at_hi);
+            highest[j] = at_lo.max(at_hi);
+        }
+    }
+    for l in 0..last {
+        let mut floor = f64::NEG_INFINITY;
+        for (j, &low) in lowest.iter().enumerate().take(last + 1).skip(l + 1) {
+            floor = floor.max(low);
+            if highest[l] < floor - (1e-9 * floor.abs() + 1e-13) {
+                end[l] = below.partition_point(|&b| b < j as f64);
+                break;
+            }
+        }
+    }
+    end
 }
 
 /// `ln F` and the zero rate at expiry `t` from per-slice `ln F` and `ln` discount factors, as
@@ -267,6 +368,89 @@ mod tests {
 
     fn w(p: &RawSvi, k: f64) -> f64 {
         p.a + p.b * (p.rho * (k - p.m) + ((k - p.m).powi(2) + p.sigma * p.sigma).sqrt())
+    }
+
+    #[test]
+    fn skipping_dominated_slices_changes_nothing() {
+        // Twelve slices whose wings cross (steeper skew at some later expiries), evaluated on a
+        // strike x expiry grid in one call (chunks prune dominated slices over their whole
+        // k range) and point by point (a one-point range prunes differently), and against the
+        // envelope over every slice written out.
+        let n: usize = 12;
+        let ts: Vec<f64> = (0..n).map(|i| 0.02 * 1.5f64.powi(i as i32)).collect();
+        let lf: Vec<f64> = (0..n).map(|i| (100.0 + i as f64).ln()).collect();
+        let params: Vec<RawSvi> = (0..n)
+            .map(|i| {
+                let t = ts[i];
+                RawSvi {
+                    a: 0.02 * t,
+                    b: 0.1 * t.sqrt() * if i % 3 == 1 { 1.6 } else { 1.0 },
+                    rho: if i % 4 == 2 { -0.95 } else { -0.4 },
+                    m: 0.01 * (i as f64 - 5.0),
+                    sigma: 0.1 + 0.02 * i as f64,
+                }
+            })
+            .collect();
+        let s = Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &params,
+        };
+        let (mut strikes, mut expiries) = (vec![], vec![]);
+        for i in 0..300 {
+            for j in 0..40 {
+                strikes.push(20.0 + i as f64);
+                expiries.push(0.01 + 0.06 * j as f64);
+            }
+        }
+        let mut grid = vec![0.0; strikes.len()];
+        vol_into(&s, &strikes, &expiries, &mut grid).unwrap();
+        let mut skipped = 0;
+        for ((kk, t), v) in strikes.iter().zip(&expiries).zip(&grid) {
+            let mut one = [0.0];
+            vol_into(&s, &[*kk], &[*t], &mut one).unwrap();
+            assert_eq!(one[0].to_bits(), v.to_bits(), "K {kk} t {t}");
+            let j = ts.partition_point(|&x| x <= *t);
+            let lfi = if j == 0 {
+                lf[0]
+            } else if j == n {
+                lf[n - 1]
+            } else {
+                lf[j - 1] + (t - ts[j - 1]) / (ts[j] - ts[j - 1]) * (lf[j] - lf[j - 1])
+            };
+            let k = kk.ln() - lfi;
+            let env = |i: usize| (0..=i).map(|l| w(&params[l], k)).fold(f64::MIN, f64::max);
+            let want = if j == 0 {
+                env(0) * t / ts[0]
+            } else if j == n {
+                env(n - 1) * t / ts[n - 1]
+            } else {
+                let a = (t - ts[j - 1]) / (ts[j] - ts[j - 1]);
+                env(j - 1) + a * (env(j) - env(j - 1))
+            };
+            assert!((v * v * t - want).abs() < 1e-14, "K {kk} t {t}");
+        }
+        for c in 0..strikes.len() / CHUNK {
+            let r = c * CHUNK..(c + 1) * CHUNK;
+            let mut kb: Vec<(f64, f64)> = vec![];
+            let mut last = 0;
+            for (kk, t) in strikes[r.clone()].iter().zip(&expiries[r]) {
+                let j = ts.partition_point(|&x| x <= *t);
+                kb.push((
+                    kk.ln() - lf[j.min(n - 1)],
+                    j.saturating_sub(1).min(n - 1) as f64,
+                ));
+                last = last.max(j.min(n - 1));
+            }
+            kb.sort_by(|a, b| a.1.total_cmp(&b.1));
+            let (k, below): (Vec<f64>, Vec<f64>) = kb.into_iter().unzip();
+            let end = dominance_thresholds(&s, &k, &below, last);
+            skipped += end[..last].iter().map(|e| CHUNK - e).sum::<usize>();
+        }
+        assert!(
+            skipped > CHUNK,
+            "the grid should let chunks skip slices: {skipped}"
+        );
     }
 
     #[test]

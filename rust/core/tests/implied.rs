@@ -133,3 +133,74 @@ fn bachelier_round_trip() {
     }
     eprintln!("bachelier worst rel error {worst:e}");
 }
+
+#[test]
+fn tile_solver_equals_the_one_quote_solver() {
+    use strikegrid_core::implied::implied_many;
+    use strikegrid_core::tile::{Tile, TILE};
+    // Every status and branch: out of and in the money, both kinds, tiny and huge total vols,
+    // at the money exactly, premiums below intrinsic / above the bound, invalid inputs.
+    let mut seed = 99u64;
+    let mut u = || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for model in [Model::Bsm, Model::Black76, Model::Inverse, Model::Bachelier] {
+        for round in 0..8 {
+            let n = if round == 0 { 37 } else { TILE };
+            let mut cols = vec![vec![0.0; n]; 7];
+            let mut premium = vec![0.0; n];
+            for i in 0..n {
+                let phi = if u() < 0.5 { 1.0 } else { -1.0 };
+                let t = [1e-4, 0.02, 0.5, 3.0, 30.0][i % 5] * (0.5 + u());
+                let v = if model == Model::Bachelier {
+                    40.0 * u()
+                } else {
+                    0.002 + 2.0 * u() * u()
+                };
+                let k = if i % 17 == 0 {
+                    100.0
+                } else {
+                    100.0 * (3.0 * (u() - 0.5)).exp()
+                };
+                let q = if model == Model::Bsm { 0.01 } else { 0.0 };
+                let r = if i % 17 == 0 { q } else { 0.03 };
+                let x = [phi, 100.0, k, t, v, r, q];
+                let mut p = price(model, x);
+                match i % 23 {
+                    1 => p *= 0.5,     // may fall below intrinsic
+                    2 => p += 1e6,     // above the bound
+                    3 => p = f64::NAN, // invalid
+                    _ => {}
+                }
+                premium[i] = p;
+                for (c, v) in cols.iter_mut().zip(x) {
+                    c[i] = v;
+                }
+                if i % 23 == 4 {
+                    cols[2][i] = -1.0;
+                }
+            }
+            let tile = Tile::from_array([
+                &cols[0], &cols[1], &cols[2], &cols[3], &premium, &cols[5], &cols[6],
+            ]);
+            let mut vols = vec![0.0; n];
+            let mut status = vec![0u8; n];
+            implied_many::<Plain>(model, &premium, &tile, &mut vols, &mut status);
+            for i in 0..n {
+                let (v, st, _) = implied_one::<Plain>(
+                    model, premium[i], cols[0][i], 100.0, cols[2][i], cols[3][i], cols[5][i],
+                    cols[6][i],
+                );
+                assert_eq!(status[i], st as u8, "{model:?} {i}");
+                assert!(
+                    v.to_bits() == vols[i].to_bits(),
+                    "{model:?} {i}: {v} vs {}",
+                    vols[i]
+                );
+            }
+        }
+    }
+}

@@ -94,7 +94,7 @@ impl Contract {
     }
 }
 
-/// Standard normal CDF (Cody 1969, accurate in both tails).
+/// Standard normal CDF (accurate in both tails, see [`crate::normal`]).
 #[inline]
 pub(crate) fn ncdf(x: f64) -> f64 {
     cdf_pdf::<Plain>(x).0
