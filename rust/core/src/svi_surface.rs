@@ -76,6 +76,102 @@ pub fn vol_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> 
     Ok(())
 }
 
+/// Strikes per task of [`vol_grid_into`].
+const GRID_ROWS: usize = 128;
+
+/// Implied vols on the grid `strike x expiry`: `out[i * expiry.len() + j]` is the vol at
+/// (`strike[i]`, `expiry[j]`), the same values [`vol_into`] gives for the broadcast points.
+/// Each expiry's bracketing slices, interpolation weight and ln F are found once, ln K once per
+/// strike, and the calendar envelope is evaluated for a block of strikes at a time over only
+/// the slices that can matter in the block's log-moneyness range (see
+/// [`dominance_thresholds`]); blocks of rows run in parallel.
+pub fn vol_grid_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> Result<()> {
+    s.check()?;
+    let (nk, nt) = (strike.len(), expiry.len());
+    if out.len() != nk * nt {
+        return Err(Error::Shape(
+            "the output must hold one vol per strike and expiry".into(),
+        ));
+    }
+    if nk == 0 || nt == 0 {
+        return Ok(());
+    }
+    let rows = |(b, o): (usize, &mut [f64])| {
+        let lo = b * GRID_ROWS;
+        grid_rows(s, &strike[lo..lo + o.len() / nt], expiry, o);
+    };
+    if nk * nt < PARALLEL {
+        out.chunks_mut(GRID_ROWS * nt).enumerate().for_each(rows);
+    } else {
+        out.par_chunks_mut(GRID_ROWS * nt)
+            .enumerate()
+            .for_each(rows);
+    }
+    Ok(())
+}
+
+multiversion! {
+    fn grid_rows(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) => grid_body
+}
+
+/// One block of at most [`GRID_ROWS`] strikes against every expiry.
+#[inline(always)]
+fn grid_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) {
+    let (m, nt, n) = (strike.len(), expiry.len(), s.ts.len());
+    let mut ln_k = [0.0f64; GRID_ROWS];
+    for i in 0..m {
+        ln_k[i] = ln::<A>(strike[i]);
+    }
+    let mut k = [0.0f64; GRID_ROWS];
+    let mut env = [0.0f64; GRID_ROWS];
+    let mut w_lo = [0.0f64; GRID_ROWS];
+    let mut w_hi = [0.0f64; GRID_ROWS];
+    for (c, &t) in expiry.iter().enumerate() {
+        let j = s.ts.partition_point(|&x| x <= t); // first slice after t
+        let (jl, jh) = (j.saturating_sub(1).min(n - 1), j.min(n - 1));
+        // Linear in time between the slices; outside them (one slice) flat ln F and w
+        // proportional to t (as `chunk_body`).
+        let a = if jl != jh {
+            (t - s.ts[jl]) / (s.ts[jh] - s.ts[jl])
+        } else {
+            0.0
+        };
+        let lf = s.log_forward[jl] + a * (s.log_forward[jh] - s.log_forward[jl]);
+        for i in 0..m {
+            k[i] = ln_k[i] - lf;
+        }
+        let below = [jl as f64];
+        let end = dominance_thresholds(s, &k[..m], &below, jh);
+        let mut first = true;
+        for (idx, p) in s.params.iter().enumerate().take(jh + 1) {
+            if end[idx] == 0 {
+                continue; // dominated over the block: never the maximum read
+            }
+            let s2 = p.sigma * p.sigma;
+            for i in 0..m {
+                let x = k[i] - p.m;
+                let r = A::mla(x, x, s2).sqrt();
+                let w = A::mla(p.b, A::mla(p.rho, x, r), p.a);
+                env[i] = if first { w } else { w.max(env[i]) };
+            }
+            first = false;
+            if idx == jl {
+                w_lo[..m].copy_from_slice(&env[..m]);
+            }
+            if idx == jh {
+                w_hi[..m].copy_from_slice(&env[..m]);
+            }
+        }
+        let ok_t = t > 0.0;
+        for i in 0..m {
+            let w = A::mla(a, w_hi[i] - w_lo[i], w_lo[i]);
+            let w = if jl == jh { w * t / s.ts[jl] } else { w };
+            let v = (w.max(0.0) / t).sqrt();
+            out[i * nt + c] = if ok_t && strike[i] > 0.0 { v } else { f64::NAN };
+        }
+    }
+}
+
 /// Implied vols and their strike slopes `dvol/dK` at (strike[i], expiry[i]) (equal lengths;
 /// sequential: for callers that already split their work). The slope is that of the slice
 /// holding the calendar envelope at each bracketing expiry, interpolated like the variance.
@@ -451,6 +547,53 @@ mod tests {
             skipped > CHUNK,
             "the grid should let chunks skip slices: {skipped}"
         );
+    }
+
+    #[test]
+    fn grid_equals_pointwise() {
+        // A strike x expiry grid through `vol_grid_into` gives the bits `vol_into` gives for the
+        // broadcast points, including bad strikes and expiries and times outside the slices.
+        let ts: [f64; 7] = [0.02, 0.05, 0.1, 0.3, 0.31, 0.8, 1.5];
+        let lf: Vec<f64> = ts.iter().map(|t| (100.0 * (0.02 * t).exp()).ln()).collect();
+        let params: Vec<RawSvi> = ts
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| RawSvi {
+                a: 0.03 * t,
+                b: 0.12 * t.sqrt() * if i == 4 { 1.8 } else { 1.0 },
+                rho: -0.6 + 0.05 * i as f64,
+                m: 0.02 * i as f64 - 0.05,
+                sigma: 0.15,
+            })
+            .collect();
+        let s = Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &params,
+        };
+        let mut strikes: Vec<f64> = (0..300).map(|i| 30.0 + 0.5 * i as f64).collect();
+        strikes[7] = -1.0;
+        strikes[8] = 0.0;
+        strikes[9] = f64::NAN;
+        let mut expiries: Vec<f64> = (0..41).map(|j| 0.005 + 0.045 * j as f64).collect();
+        expiries[3] = 0.0;
+        expiries[4] = f64::NAN;
+        expiries[5] = 0.3;
+        let mut grid = vec![0.0; strikes.len() * expiries.len()];
+        vol_grid_into(&s, &strikes, &expiries, &mut grid).unwrap();
+        let (mut kk, mut tt) = (vec![], vec![]);
+        for &k in &strikes {
+            for &t in &expiries {
+                kk.push(k);
+                tt.push(t);
+            }
+        }
+        let mut flat = vec![0.0; kk.len()];
+        vol_into(&s, &kk, &tt, &mut flat).unwrap();
+        for (i, (a, b)) in grid.iter().zip(&flat).enumerate() {
+            assert_eq!(a.to_bits(), b.to_bits(), "point {i}: {a} vs {b}");
+        }
+        assert!(vol_grid_into(&s, &strikes, &expiries, &mut [0.0; 3]).is_err());
     }
 
     #[test]

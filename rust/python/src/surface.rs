@@ -343,6 +343,29 @@ fn svi_surface_vol<'py>(
             &[],
         ));
     };
+    let surface = strikegrid_core::svi_surface::Slices {
+        ts: &ts,
+        log_forward: &lf,
+        params: &slices,
+    };
+    // A grid of a strike column (n, 1) and an expiry row (1, m) or (m,): the grid kernel,
+    // which finds each expiry's slices once and each strike's ln K once.
+    let column = strike.ndim() == 2 && strike.shape()[1] == 1;
+    let row = expiry.shape().iter().rev().skip(1).all(|&d| d == 1);
+    if shape.len() == 2 && column && row && expiry.shape().last() == Some(&shape[1]) {
+        if let (Ok(k), Ok(t)) = (strike.as_slice(), expiry.as_slice()) {
+            let out = unsafe { PyArrayDyn::<f64>::new(py, shape, false) };
+            {
+                // SAFETY: `out` was just created here, is C-contiguous and not shared yet.
+                let o = unsafe { out.as_slice_mut() }.map_err(|e| {
+                    pyo3::exceptions::PyValueError::new_err(format!("internal: {e}"))
+                })?;
+                py.detach(|| strikegrid_core::svi_surface::vol_grid_into(&surface, k, t, o))
+                    .map_err(|e| to_py_err(py, e, &[]))?;
+            }
+            return Ok(out);
+        }
+    }
     let gather = |a: &PyReadonlyArrayDyn<'py, f64>| -> PyResult<Vec<f64>> {
         gather_broadcast(a.as_array(), &shape)
             .ok_or_else(|| to_py_err(py, Error::Shape("internal: broadcast failed".into()), &[]))
@@ -369,11 +392,6 @@ fn svi_surface_vol<'py>(
         // SAFETY: `out` was just created here, is C-contiguous and not shared yet.
         let o = unsafe { out.as_slice_mut() }
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("internal: {e}")))?;
-        let surface = strikegrid_core::svi_surface::Slices {
-            ts: &ts,
-            log_forward: &lf,
-            params: &slices,
-        };
         py.detach(|| strikegrid_core::svi_surface::vol_into(&surface, k, t, o))
             .map_err(|e| to_py_err(py, e, &[]))?;
     }
