@@ -30,6 +30,20 @@ def _format_index(index: tuple[int, ...]) -> int | tuple[int, ...]:
     return index[0] if len(index) == 1 else index
 
 
+def finite_number(x: Any, name: str, *, bool_ok: bool = True) -> float:
+    """One finite number (a Python or numpy scalar), else InputError naming ``name``; with
+    ``bool_ok=False`` True/False are refused too (settings where a flag is a mistake)."""
+    if not bool_ok and isinstance(x, bool):
+        raise InputError(f"{name}: must be a number, got {x!r}", arg=name)
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: must be a number, got {x!r}", arg=name) from None
+    if not np.isfinite(v):
+        raise InputError(f"{name}: must be finite, got {x!r}", arg=name)
+    return v
+
+
 def model_name(model: Any) -> str:
     """The model argument, which must be a string (the extension checks the name)."""
     if not isinstance(model, str):

@@ -53,7 +53,16 @@ import numpy.typing as npt
 from . import _core
 from .chain import Chain
 from .exceptions import InputError
-from .package import _SIGN, Leg, Package, _finite, _is_number, _years, value_packages
+from .package import (
+    _SIGN,
+    Leg,
+    Package,
+    _finite,
+    _frame,
+    _is_number,
+    _years,
+    value_packages,
+)
 from .strategies import roll as _roll
 from .surface import Surface
 
@@ -102,14 +111,6 @@ STRESSES: dict[str, Stress] = {
     "vol crush -5pts": Stress(0.0, -0.05, 0.0),
     "1-week decay": Stress(0.0, 0.0, 7.0),
 }
-
-
-def _frame(columns: dict[str, Any]) -> Any:
-    try:
-        pd = importlib.import_module("pandas")
-    except ImportError:  # pragma: no cover - pandas is optional
-        return {k: np.asarray(v) for k, v in columns.items()}
-    return pd.DataFrame(columns)
 
 
 def _entry_date(value: Any) -> date:

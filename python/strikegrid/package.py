@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._convert import finite_number as _finite
 from .exceptions import InputError
 from .pricing import greeks as _greeks
 from .pricing import norm_cdf, price
@@ -61,16 +62,6 @@ _T_TOL = 1e-6
 _TAIL = 1e-7
 #: Most option legs per package in the batch kernels.
 _MAX_LEGS = 8
-
-
-def _finite(x: Any, name: str) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: must be a number, got {x!r}", arg=name) from None
-    if not math.isfinite(v):
-        raise InputError(f"{name}: must be finite, got {x!r}", arg=name)
-    return v
 
 
 def _is_number(x: Any) -> bool:

@@ -37,7 +37,7 @@ from ..exceptions import InputError
 from .market import Market
 from .pricing import ChainSeries, ModelPricing, _ChainPricer, _ModelPricer
 from .program import Program, Stack
-from .results import BacktestResult, SleeveResult
+from .results import MONEY_COLUMNS, BacktestResult, SleeveResult
 
 __all__ = ["backtest"]
 
@@ -100,19 +100,9 @@ class _Sleeve:
     _value_now: float = 0.0  # the open position's marked value (money, signed)
 
 
-_COLUMNS = (
-    "cash",
-    "stock",
-    "options",
-    "equity",
-    "pnl_underlying",
-    "pnl_options",
-    "interest",
-    "dividends",
-    "fees",
-    "spot",
-    "contracts",
-)
+#: Daily record columns: the money columns (summed when programs are stacked), then the
+#: spot and the open contracts.
+_COLUMNS = (*MONEY_COLUMNS, "spot", "contracts")
 
 
 def _legs(

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _core
+from .._convert import finite_number as _num
 from ..exceptions import InputError
 from .program import Program
 
@@ -39,16 +40,6 @@ FloatArray = npt.NDArray[np.float64]
 #: Heston parameters used when none are given: v0 = theta = 0.04 (20% vol), kappa 2, xi 0.5,
 #: rho -0.7 (a typical equity-index calibration's order of magnitude).
 HESTON_DEFAULTS = {"v0": 0.04, "kappa": 2.0, "theta": 0.04, "xi": 0.5, "rho": -0.7}
-
-
-def _num(x: Any, name: str) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: must be a number, got {x!r}", arg=name) from None
-    if not math.isfinite(v):
-        raise InputError(f"{name}: must be finite, got {x!r}", arg=name)
-    return v
 
 
 def _count(x: Any, name: str, low: int = 1) -> int:

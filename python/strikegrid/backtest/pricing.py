@@ -60,6 +60,7 @@ from typing import Any, Union
 import numpy as np
 import numpy.typing as npt
 
+from .._convert import finite_number as _num
 from ..exceptions import InputError
 from ..pricing import greeks, price
 from .calendar import expiries as cycle_expiries
@@ -78,16 +79,6 @@ _T_SKEW_FLOOR = 1.0 / 365.0
 #: Session hours (local exchange time, or UTC for markets that trade every day).
 _US_HOURS = {"open": 9.5, "midday": 12.0, "close": 16.0}
 _UTC_HOURS = {"open": 0.0, "midday": 12.0, "close": 24.0}
-
-
-def _num(x: Any, name: str) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: must be a number, got {x!r}", arg=name) from None
-    if not math.isfinite(v):
-        raise InputError(f"{name}: must be finite, got {x!r}", arg=name)
-    return v
 
 
 VolInput = Union[float, str, Mapping[float, float]]

@@ -27,7 +27,6 @@ and pricing sections.
 from __future__ import annotations
 
 import importlib
-import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Union
 
+from .._convert import finite_number
 from ..exceptions import InputError
 from .calendar import CYCLES
 
@@ -74,15 +74,7 @@ _CREDIT_STRATEGIES = frozenset(STRATEGIES) - {"collar"}
 
 
 def _num(x: Any, name: str) -> float:
-    if isinstance(x, bool):
-        raise InputError(f"{name}: must be a number, got {x!r}", arg=name)
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: must be a number, got {x!r}", arg=name) from None
-    if not math.isfinite(v):
-        raise InputError(f"{name}: must be finite, got {x!r}", arg=name)
-    return v
+    return finite_number(x, name, bool_ok=False)
 
 
 def _choice(x: Any, name: str, options: Sequence[str]) -> str:

@@ -159,7 +159,9 @@ class SleeveResult:
         return np.asarray(self.daily["equity"], dtype=np.float64)
 
 
-_SUMMED = (
+#: The daily money columns (the engine records these, then spot and contracts); a stack of
+#: programs sums them.
+MONEY_COLUMNS = (
     "cash",
     "stock",
     "options",
@@ -193,7 +195,7 @@ class BacktestResult:
         self.dates = dates
         self.capital = capital
         self.programs = tuple(programs)
-        self.daily = {k: np.sum([p.daily[k] for p in self.programs], axis=0) for k in _SUMMED}
+        self.daily = {k: np.sum([p.daily[k] for p in self.programs], axis=0) for k in MONEY_COLUMNS}
         self.pricing = {p.name: p.pricing for p in self.programs}
 
     def __getitem__(self, name: str) -> SleeveResult:
