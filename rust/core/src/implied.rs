@@ -283,7 +283,7 @@ fn normalised_black_implied_bounded<A: Arith>(beta: f64, x: f64, b_max: f64) -> 
     let centre = Centre::new::<A>(x, b_max);
     let side = centre.side::<A>(beta, x, b_max);
     let guess = initial_guess::<A>(beta, x, b_max, &centre, &side);
-    let mut state = Refine::new::<A>(beta, x, guess, side.b_l, side.b_u);
+    let mut state = Refine::new::<A>(beta, x, b_max, guess, side.b_l, side.b_u);
     for _ in 0..MAX_STEPS {
         if !state.step::<A>(beta, x, b_max) {
             break;
@@ -301,7 +301,7 @@ fn at_the_money<A: Arith>(beta: f64, b_max: f64) -> (f64, u32) {
     } else {
         2.0 * normal_quantile::<A>(0.5 * (beta + 1.0))
     };
-    let mut state = Refine::new::<A>(beta, 0.0, s0, 0.0, f64::INFINITY);
+    let mut state = Refine::new::<A>(beta, 0.0, b_max, s0, 0.0, f64::INFINITY);
     for _ in 0..MAX_STEPS {
         if !state.step::<A>(beta, 0.0, b_max) {
             break;
@@ -314,6 +314,8 @@ fn at_the_money<A: Arith>(beta: f64, b_max: f64) -> (f64, u32) {
 /// the tangent's crossings of 0 (s_l) and of b_max (s_u).
 #[derive(Clone, Copy, Default)]
 struct Centre {
+    /// 1/b_max = e^(-x/2), the other factor of every premium evaluation.
+    b_min: f64,
     s_c: f64,
     b_c: f64,
     v_c: f64,
@@ -325,8 +327,10 @@ impl Centre {
     #[inline(always)]
     fn new<A: Arith>(x: f64, b_max: f64) -> Centre {
         let s_c = (2.0 * x.abs()).sqrt();
-        let (b_c, v_c) = black_and_vega::<A>(x, s_c, b_max, 1.0 / b_max);
+        let b_min = 1.0 / b_max;
+        let (b_c, v_c) = black_and_vega::<A>(x, s_c, b_max, b_min);
         Centre {
+            b_min,
             s_c,
             b_c,
             v_c,
@@ -342,7 +346,7 @@ impl Centre {
         let lower = beta <= self.b_c;
         let s = if lower { self.s_l } else { self.s_u };
         let (b, v) = if !lower || s > 0.0 {
-            black_and_vega::<A>(x, s, b_max, 1.0 / b_max)
+            black_and_vega::<A>(x, s, b_max, self.b_min)
         } else {
             (0.0, 0.0)
         };
@@ -382,6 +386,7 @@ fn initial_guess<A: Arith>(beta: f64, x: f64, b_max: f64, c: &Centre, d: &Side) 
         v_c,
         s_l,
         s_u,
+        ..
     } = *c;
     let Side { b_l, v_l, b_u, v_u } = *d;
     if beta < b_l {
@@ -415,6 +420,8 @@ fn initial_guess<A: Arith>(beta: f64, x: f64, b_max: f64, c: &Centre, d: &Side) 
 #[derive(Clone, Copy, Default)]
 struct Refine {
     s: f64,
+    /// 1/b_max (see [`Centre`]).
+    b_min: f64,
     b_l: f64,
     b_u: f64,
     ln_beta: f64,
@@ -424,7 +431,7 @@ struct Refine {
 
 impl Refine {
     #[inline(always)]
-    fn new<A: Arith>(beta: f64, x: f64, guess: f64, b_l: f64, b_u: f64) -> Refine {
+    fn new<A: Arith>(beta: f64, x: f64, b_max: f64, guess: f64, b_l: f64, b_u: f64) -> Refine {
         let s = if !(guess > 0.0) || !guess.is_finite() {
             (2.0 * x.abs()).sqrt().max(1e-3)
         } else {
@@ -432,6 +439,7 @@ impl Refine {
         };
         Refine {
             s,
+            b_min: 1.0 / b_max,
             b_l,
             b_u,
             // ln(beta) only for the lowest branch's objective.
@@ -445,7 +453,7 @@ impl Refine {
     #[inline(always)]
     fn step<A: Arith>(&mut self, beta: f64, x: f64, b_max: f64) -> bool {
         let s = self.s;
-        let (b, bp) = black_and_vega::<A>(x, s, b_max, 1.0 / b_max);
+        let (b, bp) = black_and_vega::<A>(x, s, b_max, self.b_min);
         let ds = if !(bp > 0.0) || !(b > 0.0) {
             f64::NAN
         } else {
@@ -529,7 +537,8 @@ pub fn normalised_black_implied_many<A: Arith>(
             states[i].done = true;
         } else {
             let guess = initial_guess::<A>(beta[i], x[i], b_max[i], &centres[i], &sides[i]);
-            states[i] = Refine::new::<A>(beta[i], x[i], guess, sides[i].b_l, sides[i].b_u);
+            let (b, bm) = (beta[i], b_max[i]);
+            states[i] = Refine::new::<A>(b, x[i], bm, guess, sides[i].b_l, sides[i].b_u);
         }
     }
     for _ in 0..MAX_STEPS {
@@ -748,20 +757,57 @@ pub fn implied_one<A: Arith>(
     r: f64,
     q: f64,
 ) -> (f64, Status, u32) {
+    match quote_inputs::<A>(model, premium, kind, s, k, t, r, q) {
+        Quote::Invalid => (f64::NAN, Status::InvalidInput, 0),
+        Quote::Lognormal { undiscounted, x } => lognormal_one::<A>(undiscounted, kind, x, k, t),
+        Quote::Bachelier { df } => bachelier_one::<A>(premium, kind, s, k, t, df),
+    }
+}
+
+/// One quote's inputs, checked and in the form its model's inversion takes.
+enum Quote {
+    Invalid,
+    /// The premium over its discount factor in price units (for `inverse`: coins times F),
+    /// and x = ln(F/K).
+    Lognormal {
+        undiscounted: f64,
+        x: f64,
+    },
+    /// The discount factor (the Bachelier inversion takes the premium as quoted).
+    Bachelier {
+        df: f64,
+    },
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn quote_inputs<A: Arith>(
+    model: crate::Model,
+    premium: f64,
+    kind: f64,
+    s: f64,
+    k: f64,
+    t: f64,
+    r: f64,
+    q: f64,
+) -> Quote {
     use crate::Model;
     // The same domain as `describe_invalid`, checked without building its message.
     if !premium.is_finite() || !crate::validate::is_valid(model, kind, s, k, t, 0.0, r, q) {
-        return (f64::NAN, Status::InvalidInput, 0);
+        return Quote::Invalid;
     }
     let df = exp::<A>(-r * t);
+    if model == Model::Bachelier {
+        return Quote::Bachelier { df };
+    }
     // x = ln(F/K) exactly as the pricing kernels form it (see `black::setup`).
     let ln_sk = ln::<A>(s / k);
-    match model {
-        Model::Bsm => lognormal_one::<A>(premium / df, kind, A::mla(r - q, t, ln_sk), k, t),
-        Model::Black76 => lognormal_one::<A>(premium / df, kind, ln_sk, k, t),
-        Model::Inverse => lognormal_one::<A>(premium * s / df, kind, ln_sk, k, t),
-        Model::Bachelier => bachelier_one::<A>(premium, kind, s, k, t, df),
-    }
+    let (undiscounted, x) = match model {
+        Model::Bsm => (premium / df, A::mla(r - q, t, ln_sk)),
+        Model::Inverse => (premium * s / df, ln_sk),
+        _ => (premium / df, ln_sk),
+    };
+    Quote::Lognormal { undiscounted, x }
 }
 
 /// [`implied_one`] for every quote of a tile (`premium[i]` with the tile's other inputs):
@@ -777,17 +823,8 @@ pub fn implied_many<A: Arith>(
     status: &mut [u8],
 ) {
     use crate::tile::TILE;
-    use crate::Model;
     let n = vols.len();
     assert!(n <= TILE && premium.len() == n && tile.len() == n && status.len() == n);
-    if model == Model::Bachelier {
-        for i in 0..n {
-            let [kind, s, k, t, _, r, q] = tile.at(i);
-            let (v, st, _) = implied_one::<A>(model, premium[i], kind, s, k, t, r, q);
-            (vols[i], status[i]) = (v, st as u8);
-        }
-        return;
-    }
     let mut beta = [0.0; TILE];
     let mut xs = [0.0; TILE];
     let mut b_max = [0.0; TILE];
@@ -796,28 +833,28 @@ pub fn implied_many<A: Arith>(
     for i in 0..n {
         let [kind, s, k, t, _, r, q] = tile.at(i);
         let p = premium[i];
-        if !p.is_finite() || !crate::validate::is_valid(model, kind, s, k, t, 0.0, r, q) {
-            (vols[i], status[i]) = (f64::NAN, Status::InvalidInput as u8);
-            continue;
-        }
-        let df = exp::<A>(-r * t);
-        let ln_sk = ln::<A>(s / k);
-        let (undiscounted, x) = match model {
-            Model::Bsm => (p / df, A::mla(r - q, t, ln_sk)),
-            Model::Inverse => (p * s / df, ln_sk),
-            _ => (p / df, ln_sk),
-        };
-        match lognormal_prepare::<A>(undiscounted, kind, x, k, t) {
-            Prepared::Done(v, st) => (vols[i], status[i]) = (v, st as u8),
-            Prepared::Solve {
-                beta: b,
-                x,
-                b_max: bm,
-            } => {
-                (beta[m], xs[m], b_max[m], which[m]) = (b, x, bm, i as u16);
-                m += 1;
+        let done = match quote_inputs::<A>(model, p, kind, s, k, t, r, q) {
+            Quote::Invalid => (f64::NAN, Status::InvalidInput),
+            Quote::Bachelier { df } => {
+                let (v, st, _) = bachelier_one::<A>(p, kind, s, k, t, df);
+                (v, st)
             }
-        }
+            Quote::Lognormal { undiscounted, x } => {
+                match lognormal_prepare::<A>(undiscounted, kind, x, k, t) {
+                    Prepared::Done(v, st) => (v, st),
+                    Prepared::Solve {
+                        beta: b,
+                        x,
+                        b_max: bm,
+                    } => {
+                        (beta[m], xs[m], b_max[m], which[m]) = (b, x, bm, i as u16);
+                        m += 1;
+                        continue;
+                    }
+                }
+            }
+        };
+        (vols[i], status[i]) = (done.0, done.1 as u8);
     }
     let mut s = [0.0; TILE];
     let mut steps = [0u32; TILE];

@@ -51,6 +51,26 @@ pub struct Market<'a> {
     pub log_discount: &'a [f64],
 }
 
+impl Market<'_> {
+    /// The slices are a surface, one ln discount factor per slice, a positive finite spot.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.slices.check()?;
+        if self.log_discount.len() != self.slices.ts.len() {
+            return Err(Error::Shape(
+                "one ln discount factor per slice expected".into(),
+            ));
+        }
+        if !(self.spot > 0.0 && self.spot.is_finite()) {
+            return Err(Error::InvalidInput {
+                arg: "spot",
+                index: 0,
+                reason: format!("must be positive and finite, got {}", self.spot),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// The distribution of the underlying at expiry used for the probability of profit and the
 /// expected P&L.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -510,19 +530,7 @@ fn several_expiries(expiry: &[f64], qty: &[f64]) -> bool {
 
 /// Values every package of `p` in `market`; see the module documentation.
 pub fn value(market: &Market, p: &Packages, measure: Measure, out: Outputs) -> Result<()> {
-    market.slices.check()?;
-    if market.log_discount.len() != market.slices.ts.len() {
-        return Err(Error::Shape(
-            "one ln discount factor per slice expected".into(),
-        ));
-    }
-    if !(market.spot > 0.0 && market.spot.is_finite()) {
-        return Err(Error::InvalidInput {
-            arg: "spot",
-            index: 0,
-            reason: format!("must be positive and finite, got {}", market.spot),
-        });
-    }
+    market.check()?;
     if let Measure::RealWorld { drift, vol } = measure {
         if !(drift.is_finite() && vol > 0.0 && vol.is_finite()) {
             return Err(Error::InvalidInput {

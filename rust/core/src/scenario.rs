@@ -344,19 +344,7 @@ pub fn revalue(
     dynamics: Dynamics,
     out: &mut [f64],
 ) -> Result<()> {
-    market.slices.check()?;
-    if market.log_discount.len() != market.slices.ts.len() {
-        return Err(Error::Shape(
-            "one ln discount factor per slice expected".into(),
-        ));
-    }
-    if !(market.spot > 0.0 && market.spot.is_finite()) {
-        return Err(Error::InvalidInput {
-            arg: "spot",
-            index: 0,
-            reason: format!("must be positive and finite, got {}", market.spot),
-        });
-    }
+    market.check()?;
     grid.check()?;
     let last = market.slices.ts[market.slices.ts.len() - 1];
     book.check(last)?;

@@ -76,6 +76,29 @@ pub fn vol_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> 
     Ok(())
 }
 
+/// Raw SVI total variance at log-moneyness `k`, with x = k - m and sqrt(x^2 + sigma^2) (the
+/// slope needs them): the one evaluation both the pointwise and the grid kernels use, so they
+/// give the same bits.
+#[inline(always)]
+fn raw_svi<A: Arith>(p: &RawSvi, k: f64) -> (f64, f64, f64) {
+    let x = k - p.m;
+    let r = A::mla(x, x, p.sigma * p.sigma).sqrt();
+    (A::mla(p.b, A::mla(p.rho, x, r), p.a), x, r)
+}
+
+/// A value (total variance or its k slope) at expiry `t` from its values at the bracketing
+/// slices: linear in time with weight `a` between them; `outside` the slices (one slice, at
+/// `t_end`) in proportion to t.
+#[inline(always)]
+fn between<A: Arith>(a: f64, lo: f64, hi: f64, outside: bool, t: f64, t_end: f64) -> f64 {
+    let v = A::mla(a, hi - lo, lo);
+    if outside {
+        v * t / t_end
+    } else {
+        v
+    }
+}
+
 /// Strikes per task of [`vol_grid_into`].
 const GRID_ROWS: usize = 128;
 
@@ -142,19 +165,14 @@ fn grid_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f6
         }
         let below = [jl as f64];
         let end = dominance_thresholds(s, &k[..m], &below, jh);
-        let mut first = true;
+        env[..m].fill(f64::NEG_INFINITY);
         for (idx, p) in s.params.iter().enumerate().take(jh + 1) {
             if end[idx] == 0 {
                 continue; // dominated over the block: never the maximum read
             }
-            let s2 = p.sigma * p.sigma;
             for i in 0..m {
-                let x = k[i] - p.m;
-                let r = A::mla(x, x, s2).sqrt();
-                let w = A::mla(p.b, A::mla(p.rho, x, r), p.a);
-                env[i] = if first { w } else { w.max(env[i]) };
+                env[i] = raw_svi::<A>(p, k[i]).0.max(env[i]);
             }
-            first = false;
             if idx == jl {
                 w_lo[..m].copy_from_slice(&env[..m]);
             }
@@ -164,8 +182,7 @@ fn grid_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f6
         }
         let ok_t = t > 0.0;
         for i in 0..m {
-            let w = A::mla(a, w_hi[i] - w_lo[i], w_lo[i]);
-            let w = if jl == jh { w * t / s.ts[jl] } else { w };
+            let w = between::<A>(a, w_lo[i], w_hi[i], jl == jh, t, s.ts[jl]);
             let v = (w.max(0.0) / t).sqrt();
             out[i * nt + c] = if ok_t && strike[i] > 0.0 { v } else { f64::NAN };
         }
@@ -325,19 +342,17 @@ fn chunk_body<A: Arith, const SLOPE: bool>(
     } else {
         [m; MAX_SLICES]
     };
+    // The envelope starts below every slice, so a point's first slice (the first one not
+    // dropped for it) starts it.
+    env[..m].fill(f64::NEG_INFINITY);
     for (idx, p) in s.params.iter().enumerate().take(last + 1) {
         let fi = idx as f64;
-        let s2 = p.sigma * p.sigma;
-        let first = idx == 0;
         let e_idx = if sorted { end[idx] } else { m };
         for i in 0..e_idx {
-            let x = k[i] - p.m;
-            let r = A::mla(x, x, s2).sqrt();
-            let w = A::mla(p.b, A::mla(p.rho, x, r), p.a);
-            // A plain maximum (not a conditional store, which AMD CPUs run slowly); NaN only
-            // where k is NaN, whose output is NaN anyway.
-            let takes = first || w > env[i];
-            let e = if first { w } else { w.max(env[i]) };
+            let (w, x, r) = raw_svi::<A>(p, k[i]);
+            // A plain maximum (not a conditional store, which AMD CPUs run slowly).
+            let takes = w > env[i];
+            let e = w.max(env[i]);
             env[i] = e;
             w_lo[i] = if below[i] == fi { e } else { w_lo[i] };
             w_hi[i] = if above[i] == fi { e } else { w_hi[i] };
@@ -355,15 +370,9 @@ fn chunk_body<A: Arith, const SLOPE: bool>(
     let mut vol = [0.0f64; CHUNK];
     let mut dvol = [0.0f64; CHUNK];
     for r in 0..m {
-        let a = weight[r];
-        let w = A::mla(a, w_hi[r] - w_lo[r], w_lo[r]);
-        let w1 = A::mla(a, w1_hi[r] - w1_lo[r], w1_lo[r]);
-        let outside = below[r] == above[r];
-        let (w, w1) = if outside {
-            (w * t[r] / t0[r], w1 * t[r] / t0[r])
-        } else {
-            (w, w1)
-        };
+        let (a, outside) = (weight[r], below[r] == above[r]);
+        let w = between::<A>(a, w_lo[r], w_hi[r], outside, t[r], t0[r]);
+        let w1 = between::<A>(a, w1_lo[r], w1_hi[r], outside, t[r], t0[r]);
         let v = (w.max(0.0) / t[r]).sqrt();
         vol[r] = v;
         if SLOPE {
@@ -547,6 +556,61 @@ mod tests {
             skipped > CHUNK,
             "the grid should let chunks skip slices: {skipped}"
         );
+    }
+
+    #[test]
+    fn dropped_slices_keep_negative_variances() {
+        // Slices 0 and 1 have negative total variance near the money, slice 0 below slice 1
+        // everywhere (so chunks drop it for points past slice 1): the envelope of slice 1 must
+        // stay negative there, not be floored at 0, as the envelope over every slice is.
+        let ts = [0.1, 0.2, 0.4];
+        let lf = [0.0; 3];
+        let params = [
+            RawSvi {
+                a: -0.02,
+                b: 0.01,
+                rho: 0.0,
+                m: 0.0,
+                sigma: 0.1,
+            },
+            RawSvi {
+                a: -0.01,
+                b: 0.02,
+                rho: 0.0,
+                m: 0.0,
+                sigma: 0.1,
+            },
+            RawSvi {
+                a: 0.02,
+                b: 0.05,
+                rho: 0.0,
+                m: 0.0,
+                sigma: 0.1,
+            },
+        ];
+        let s = Slices {
+            ts: &ts,
+            log_forward: &lf,
+            params: &params,
+        };
+        let strikes: Vec<f64> = (0..CHUNK)
+            .map(|i| 0.9 + 0.2 * i as f64 / CHUNK as f64)
+            .collect();
+        let expiries = vec![0.39; CHUNK];
+        let mut out = vec![0.0; CHUNK];
+        vol_into(&s, &strikes, &expiries, &mut out).unwrap();
+        let mut grid = vec![0.0; CHUNK];
+        vol_grid_into(&s, &strikes, &[0.39], &mut grid).unwrap();
+        for ((k, v), g) in strikes.iter().zip(&out).zip(&grid) {
+            let x = k.ln();
+            let env = |i: usize| (0..=i).map(|l| w(&params[l], x)).fold(f64::MIN, f64::max);
+            let a = (0.39 - 0.2) / 0.2;
+            let want = (env(1) + a * (env(2) - env(1))).max(0.0) / 0.39;
+            assert!((v * v - want).abs() < 1e-15, "K {k}: {} vs {want}", v * v);
+            assert_eq!(v.to_bits(), g.to_bits());
+        }
+        let k: Vec<f64> = strikes.iter().map(|k| k.ln()).collect();
+        assert!(dominance_thresholds(&s, &k, &vec![1.0; CHUNK], 2)[0] == 0);
     }
 
     #[test]

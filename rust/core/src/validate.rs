@@ -56,23 +56,14 @@ fn count_invalid_of(model: Model, tile: &Tile) -> usize {
     bad as usize
 }
 
-/// Marks each option of `tile` valid or not; returns the number of invalid ones.
-#[inline(always)]
+/// Marks each option of `tile` valid or not; returns the number of invalid ones (the rare path
+/// after [`count_invalid`] found some).
 pub fn mark(model: Model, tile: &Tile, valid: &mut [bool]) -> usize {
-    let n = tile.len();
-    let (kind, s, k, t) = (
-        &tile.kind[..n],
-        &tile.spot[..n],
-        &tile.strike[..n],
-        &tile.expiry[..n],
-    );
-    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-    let valid = &mut valid[..n];
     let mut bad = 0usize;
-    for i in 0..n {
-        let ok = is_valid(model, kind[i], s[i], k[i], t[i], v[i], r[i], q[i]);
-        valid[i] = ok;
-        bad += usize::from(!ok);
+    for (i, ok) in valid[..tile.len()].iter_mut().enumerate() {
+        let [kind, s, k, t, v, r, q] = tile.at(i);
+        *ok = is_valid(model, kind, s, k, t, v, r, q);
+        bad += usize::from(!*ok);
     }
     bad
 }
