@@ -51,13 +51,13 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
+from ._convert import finite_number as _finite
 from .chain import Chain
 from .exceptions import InputError
 from .package import (
     _SIGN,
     Leg,
     Package,
-    _finite,
     _frame,
     _is_number,
     _years,
