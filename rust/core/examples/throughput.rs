@@ -44,7 +44,7 @@ fn main() {
             let m = set.len();
             let mut outs: Vec<Vec<f64>> = vec![vec![0.0; n]; m];
             let mut best = f64::MAX;
-            for _ in 0..5 {
+            for _ in 0..15 {
                 let mut sl: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
                 let st = Instant::now();
                 evaluate(model, *set, OnInvalid::Raise, &ops, &mut sl).unwrap();

@@ -142,51 +142,48 @@ const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1; // ln 2 with 32 trailing ze
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10; // ln 2 - LN2_HI
 const SHIFTER: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: x + SHIFTER rounds x to an integer
 
-/// Taylor coefficients 1/k! for k = 2..=13; with |r| <= ln(2)/2 the truncation error is
-/// below 4e-18 relative.
-const EXP_COEFF: [f64; 12] = [
-    1.0 / 6_227_020_800.0, // 1/13!
-    1.0 / 479_001_600.0,   // 1/12!
-    1.0 / 39_916_800.0,
-    1.0 / 3_628_800.0,
-    1.0 / 362_880.0,
-    1.0 / 40_320.0,
-    1.0 / 5_040.0,
-    1.0 / 720.0,
-    1.0 / 120.0,
-    1.0 / 24.0,
-    1.0 / 6.0,
-    0.5, // 1/2!
+/// h(r) = (exp(r) - 1 - r) / r^2 on |r| <= ln(2)/2 as a polynomial of degree 9, highest power
+/// first: interpolation at the ten Chebyshev nodes (near-minimax; computed with mpmath at 50
+/// digits), so that `1 + r + r^2 h(r)` is within 1.6e-17 of exp(r) relative before rounding.
+/// Two terms fewer than the degree-13 Taylor series it replaces.
+const EXP_COEFF: [f64; 10] = [
+    2.510_037_583_256_123_4e-8,
+    2.762_007_587_998_336_7e-7,
+    2.755_726_848_031_002_4e-6,
+    2.480_152_132_236_869_2e-5,
+    1.984_126_986_304_054_5e-4,
+    1.388_888_891_719_671_9e-3,
+    8.333_333_333_330_065e-3,
+    4.166_666_666_662_416_4e-2,
+    1.666_666_666_666_666_9e-1,
+    5.000_000_000_000_001e-1,
 ];
 
 /// `exp(hi + lo)` where `lo` is a small correction to `hi` (|lo| <= ulp(hi)).
 ///
-/// Cody–Waite reduction `hi + lo = n ln2 + r`, |r| <= ln2/2, a degree-13 polynomial for
+/// Cody–Waite reduction `hi + lo = n ln2 + r`, |r| <= ln2/2, a degree-11 polynomial for
 /// `exp(r)` and a scaling by `2^n` split in two factors so that results in the subnormal
 /// range and overflow to infinity come out right. NaN propagates.
 #[inline(always)]
 pub fn exp_hl<A: Arith>(hi: f64, lo: f64) -> f64 {
+    exp_impl::<A, false>(hi, lo)
+}
+
+/// [`exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`.
+#[inline(always)]
+fn exp_impl<A: Arith, const LO_IS_ZERO: bool>(hi: f64, lo: f64) -> f64 {
     let x = hi.clamp(-746.0, 710.0);
     let t = A::mla(x, std::f64::consts::LOG2_E, SHIFTER);
     let n = t - SHIFTER;
     // The integer n sits in the low mantissa bits of t.
     let ni = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
-    let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x)) + lo;
-    // exp(r) = 1 + (r + r^2 h(r)), h = sum_{k=2}^{13} r^(k-2)/k! by Estrin's scheme: short
-    // dependency chains, so the CPU overlaps the work of neighbouring options.
-    let c = &EXP_COEFF; // c[11] = 1/2!, ..., c[0] = 1/13!
+    let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x));
+    // Skipped when `lo` is a literal 0 (`exp`): `r + 0.0` is not an identity for the compiler.
+    let r = if LO_IS_ZERO { r } else { r + lo };
+    // exp(r) = 1 + (r + r^2 h(r)), h by Estrin's scheme (see `poly`): short dependency chains,
+    // so the CPU overlaps the work of neighbouring options.
+    let h = poly::<A, 10>(&EXP_COEFF, r);
     let r2 = r * r;
-    let r4 = r2 * r2;
-    let q0 = A::mla(c[10], r, c[11]);
-    let q1 = A::mla(c[8], r, c[9]);
-    let q2 = A::mla(c[6], r, c[7]);
-    let q3 = A::mla(c[4], r, c[5]);
-    let q4 = A::mla(c[2], r, c[3]);
-    let q5 = A::mla(c[0], r, c[1]);
-    let s0 = A::mla(q1, r2, q0);
-    let s1 = A::mla(q3, r2, q2);
-    let s2 = A::mla(q5, r2, q4);
-    let h = A::mla(A::mla(s2, r4, s1), r4, s0);
     let p = 1.0 + A::mla(r2, h, r);
     // 2^n as two normal factors 2^n1 * 2^n2 with n1 = floor(n / 2): valid for n in [-1076, 1025].
     let nb = ni.wrapping_add(2048) as u64; // positive for the clamped range
@@ -200,7 +197,7 @@ pub fn exp_hl<A: Arith>(hi: f64, lo: f64) -> f64 {
 /// `exp(x)`.
 #[inline(always)]
 pub fn exp<A: Arith>(x: f64) -> f64 {
-    exp_hl::<A>(x, 0.0)
+    exp_impl::<A, true>(x, 0.0)
 }
 
 /// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
@@ -217,24 +214,22 @@ const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd; // bits of sqrt(1/2)
 const MANTISSA_MASK: u64 = 0x000f_ffff_ffff_ffff;
 const TWO52: f64 = 4_503_599_627_370_496.0;
 
-/// Coefficients 2/(2k+1), k = 11 down to 1, of `ln((1+s)/(1-s)) = 2s + sum_k 2 s^(2k+1)/(2k+1)`.
-const LOG_COEFF: [f64; 11] = [
-    2.0 / 23.0,
-    2.0 / 21.0,
-    2.0 / 19.0,
-    2.0 / 17.0,
-    2.0 / 15.0,
-    2.0 / 13.0,
-    2.0 / 11.0,
-    2.0 / 9.0,
-    2.0 / 7.0,
-    2.0 / 5.0,
-    2.0 / 3.0,
+/// R(z) / z, z = s^2, highest power first: the minimax polynomial of fdlibm's `e_log.c` (Sun
+/// Microsystems, 1993; coefficients Lg7 .. Lg1), with `ln((1+s)/(1-s)) = 2s + s R(z)` to within
+/// 2^-58.45 for |s| <= 0.1716. Seven terms where the atanh series needs eleven.
+const LOG_COEFF: [f64; 7] = [
+    1.479_819_860_511_658_591e-1,
+    1.531_383_769_920_937_332e-1,
+    1.818_357_216_161_805_012e-1,
+    2.222_219_843_214_978_396e-1,
+    2.857_142_874_366_239_149e-1,
+    3.999_999_999_940_941_908e-1,
+    6.666_666_666_666_735_130e-1,
 ];
 
 /// Natural logarithm of a positive number (0 gives -inf, +inf gives +inf, negative or NaN
 /// gives NaN). Writes x = 2^k m with m in [sqrt(1/2), sqrt(2)), f = m - 1, s = f / (2 + f) and
-/// uses ln(1 + f) = f - s (f - R(s^2)) as in fdlibm's `log`, with the atanh series for R.
+/// uses ln(1 + f) = f - s (f - R(s^2)) as in fdlibm's `log`.
 #[inline(always)]
 pub fn ln<A: Arith>(x: f64) -> f64 {
     let subnormal = x < f64::MIN_POSITIVE;
@@ -253,7 +248,7 @@ pub fn ln<A: Arith>(x: f64) -> f64 {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
-    let r = z * poly::<A, 11>(&LOG_COEFF, z);
+    let r = z * poly::<A, 7>(&LOG_COEFF, z);
     let log1pf = f - s * (f - r);
     let y = A::mla(kf, LN2_HI, A::mla(kf, LN2_LO, log1pf));
     if x > 0.0 {
