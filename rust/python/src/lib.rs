@@ -7,6 +7,7 @@
 mod broadcast;
 mod package;
 mod paths;
+mod pool;
 mod scenario;
 mod screen;
 mod surface;
@@ -665,9 +666,7 @@ pub(crate) fn fresh_outputs<'py>(
     shape: &[usize],
     count: usize,
 ) -> Vec<Bound<'py, PyArrayDyn<f64>>> {
-    (0..count)
-        .map(|_| unsafe { PyArrayDyn::<f64>::new(py, shape.to_vec(), false) })
-        .collect()
+    (0..count).map(|_| pool::empty(py, shape)).collect()
 }
 
 /// Mutable slices over arrays from [`fresh_outputs`] (numpy arrays are mutable through a
@@ -922,6 +921,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(norm_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(norm_pdf, m)?)?;
     m.add_function(wrap_pyfunction!(simd_level, m)?)?;
+    m.add_function(wrap_pyfunction!(pool::buffer_pool, m)?)?;
+    m.add_class::<pool::PooledBuffer>()?;
     let names: Vec<&str> = Greek::STANDARD
         .iter()
         .chain(std::iter::once(&Greek::DeltaPa))
