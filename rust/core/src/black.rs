@@ -18,7 +18,7 @@
 //! `0 * inf` cannot turn a limit into NaN. Prices come out as intrinsic value, greeks as their
 //! limits (delta 0 or +-1, gamma and vega 0 off the money).
 
-use crate::fastmath::{exp, ln, Arith};
+use crate::fastmath::{exp, exp_small, ln_ratio, Arith, EXP_SMALL_MAX};
 use crate::greeks::{Greek, GreekSet};
 use crate::normal::{
     half_gauss, pdf, tail, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI,
@@ -60,15 +60,47 @@ struct Setup {
     x: f64,
 }
 
+/// A discount factor `e^x`; `SMALL` when the caller checked |x| <= `EXP_SMALL_MAX`.
 #[inline(always)]
-fn setup<A: Arith, const M: u8>(s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) -> Setup {
+fn discount<A: Arith, const SMALL: bool>(x: f64) -> f64 {
+    if SMALL {
+        exp_small::<A>(x)
+    } else {
+        exp::<A>(x)
+    }
+}
+
+/// Whether every discount exponent r T and q T of a tile is small enough for
+/// [`exp_small`] (true for any realistic rates and expiries).
+#[inline(always)]
+fn small_discounts(t: &[f64], r: &[f64], q: &[f64]) -> bool {
+    let n = t.len();
+    let (r, q) = (&r[..n], &q[..n]);
+    // A count, not a running max: f64::max's NaN rule makes a slow loop-carried chain.
+    let mut large = 0u64;
+    for i in 0..n {
+        let ok = ((r[i] * t[i]).abs() <= EXP_SMALL_MAX) & ((q[i] * t[i]).abs() <= EXP_SMALL_MAX);
+        large += u64::from(!ok);
+    }
+    large == 0
+}
+
+#[inline(always)]
+fn setup<A: Arith, const M: u8, const SMALL: bool>(
+    s: f64,
+    k: f64,
+    t: f64,
+    v: f64,
+    r: f64,
+    q: f64,
+) -> Setup {
     let sqrt_t = t.sqrt();
     let sd = (v * sqrt_t).max(SD_FLOOR);
-    let dfr = exp::<A>(-r * t);
-    let ln_sk = ln::<A>(s / k);
+    let dfr = discount::<A, SMALL>(-r * t);
+    let ln_sk = ln_ratio::<A>(s, k);
     let (x, a, b, dfq) = match M {
         BSM => {
-            let dfq = exp::<A>(-q * t);
+            let dfq = discount::<A, SMALL>(-q * t);
             (A::mla(r - q, t, ln_sk), s * dfq, k * dfr, dfq)
         }
         BLACK76 => (ln_sk, s * dfr, k * dfr, dfr),
@@ -173,9 +205,20 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     let [a, b, d1, d2, sd, xs, flags, ..] = &mut scratch.bufs;
     let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
     let (sd, xs) = (&mut sd[..n], &mut xs[..n]);
-    for i in 0..n {
-        let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
-        (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
+    let small = small_discounts(t, r, q);
+    // One loop body per discount-factor form (the tile-wide check picks it).
+    macro_rules! setup_loop {
+        ($small:literal) => {
+            for i in 0..n {
+                let u = setup::<A, M, $small>(s[i], k[i], t[i], v[i], r[i], q[i]);
+                (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
+            }
+        };
+    }
+    if small {
+        setup_loop!(true)
+    } else {
+        setup_loop!(false)
     }
     for i in 0..n {
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
@@ -279,11 +322,21 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
 
     // Two passes (as in `price_tile`): the set-up, then N1 = N(phi d1), n1 = n(d1),
     // N2 = N(phi d2), n2 = n(d2) and the premium from the shared tails.
-    for i in 0..n {
-        let u = setup::<A, M>(s[i], k[i], t[i], v[i], r[i], q[i]);
-        (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
-        (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
-        inv_sd[i] = 1.0 / u.sd;
+    let small = small_discounts(t, r, q);
+    macro_rules! setup_loop {
+        ($small:literal) => {
+            for i in 0..n {
+                let u = setup::<A, M, $small>(s[i], k[i], t[i], v[i], r[i], q[i]);
+                (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
+                (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
+                inv_sd[i] = 1.0 / u.sd;
+            }
+        };
+    }
+    if small {
+        setup_loop!(true)
+    } else {
+        setup_loop!(false)
     }
     if cdf_needed {
         for i in 0..n {

@@ -180,11 +180,7 @@ fn exp_impl<A: Arith, const LO_IS_ZERO: bool>(hi: f64, lo: f64) -> f64 {
     let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x));
     // Skipped when `lo` is a literal 0 (`exp`): `r + 0.0` is not an identity for the compiler.
     let r = if LO_IS_ZERO { r } else { r + lo };
-    // exp(r) = 1 + (r + r^2 h(r)), h by Estrin's scheme (see `poly`): short dependency chains,
-    // so the CPU overlaps the work of neighbouring options.
-    let h = poly::<A, 10>(&EXP_COEFF, r);
-    let r2 = r * r;
-    let p = 1.0 + A::mla(r2, h, r);
+    let p = exp_reduced::<A>(r);
     // 2^n as two normal factors 2^n1 * 2^n2 with n1 = floor(n / 2): valid for n in [-1076, 1025].
     let nb = ni.wrapping_add(2048) as u64; // positive for the clamped range
     let n1 = (nb >> 1) as i64 - 1024;
@@ -192,6 +188,25 @@ fn exp_impl<A: Arith, const LO_IS_ZERO: bool>(hi: f64, lo: f64) -> f64 {
     let s1 = f64::from_bits(((n1 + 1023) as u64) << 52);
     let s2 = f64::from_bits(((n2 + 1023) as u64) << 52);
     p * s1 * s2
+}
+
+/// `exp(r)` for |r| <= ln(2)/2: `1 + (r + r^2 h(r))`, h by Estrin's scheme (see `poly`): short
+/// dependency chains, so the CPU overlaps the work of neighbouring options.
+#[inline(always)]
+fn exp_reduced<A: Arith>(r: f64) -> f64 {
+    let h = poly::<A, 10>(&EXP_COEFF, r);
+    1.0 + A::mla(r * r, h, r)
+}
+
+/// Bound on |x| for [`exp_small`].
+pub const EXP_SMALL_MAX: f64 = 0.346_5; // just below ln(2)/2
+
+/// `exp(x)` for |x| <= [`EXP_SMALL_MAX`] (callers check the whole tile): bit-identical to
+/// [`exp`] there, where the reduction leaves x unchanged and the scaling is by 2^0, at half the
+/// work. Discount factors e^(-rT) are such arguments in practice.
+#[inline(always)]
+pub fn exp_small<A: Arith>(x: f64) -> f64 {
+    exp_reduced::<A>(x)
 }
 
 /// `exp(x)`.
@@ -264,6 +279,46 @@ pub fn ln<A: Arith>(x: f64) -> f64 {
     }
 }
 
+/// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
+/// underflow for any ratio) and with one division on the dependency chain instead of two.
+///
+/// With s = 2^i m_s and k = 2^j m_k, m in [1, 2), the ratio m_s / m_k in (1/2, 2) is moved into
+/// [sqrt(1/2), sqrt(2)] by a factor 2 on one side; then ln(m_s / m_k) = 2z + z R(z^2) with
+/// z = (m_s - m_k) / (m_s + m_k), |z| <= 0.1716, and fdlibm's R (see [`ln`]). m_s - m_k is exact
+/// (Sterbenz), so near the money (s close to k) the result keeps its relative accuracy, which
+/// `ln(s / k)` loses to the rounding of the quotient.
+#[inline(always)]
+pub fn ln_ratio<A: Arith>(s: f64, k: f64) -> f64 {
+    let (ms, es) = mantissa_exponent(s);
+    let (mk, ek) = mantissa_exponent(k);
+    let high = ms > std::f64::consts::SQRT_2 * mk;
+    let low = mk > std::f64::consts::SQRT_2 * ms;
+    let mk = if high { 2.0 * mk } else { mk };
+    let ms = if low { 2.0 * ms } else { ms };
+    let e = es - ek + if high { 1.0 } else { 0.0 } - if low { 1.0 } else { 0.0 };
+    let z = (ms - mk) / (ms + mk);
+    let z2 = z * z;
+    let r = z2 * poly::<A, 7>(&LOG_COEFF, z2);
+    let log_m = A::mla(z, r, 2.0 * z);
+    A::mla(e, LN2_HI, A::mla(e, LN2_LO, log_m))
+}
+
+/// `(m, e)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals included).
+#[inline(always)]
+fn mantissa_exponent(x: f64) -> (f64, f64) {
+    let subnormal = x < f64::MIN_POSITIVE;
+    let xs = if subnormal {
+        x * 18_014_398_509_481_984.0 // 2^54
+    } else {
+        x
+    };
+    let bits = xs.to_bits();
+    let m = f64::from_bits((bits & MANTISSA_MASK) | 0x3ff0_0000_0000_0000);
+    // The biased exponent as a double, via the 2^52 trick (no integer-to-float conversion).
+    let biased = f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - TWO52;
+    (m, biased - 1023.0 - if subnormal { 54.0 } else { 0.0 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +346,69 @@ mod tests {
                 assert!(ulps(v, x.exp()) <= 2.0, "x={x} got={v} want={}", x.exp());
             }
         }
+    }
+
+    #[test]
+    fn exp_small_is_exp_where_it_applies() {
+        let mut seed = 3u64;
+        for _ in 0..200_000 {
+            let x = EXP_SMALL_MAX * (2.0 * lcg(&mut seed) - 1.0);
+            assert_eq!(
+                exp_small::<Plain>(x).to_bits(),
+                exp::<Plain>(x).to_bits(),
+                "x={x}"
+            );
+            assert_eq!(
+                exp_small::<Fused>(x).to_bits(),
+                exp::<Fused>(x).to_bits(),
+                "x={x}"
+            );
+        }
+        for x in [EXP_SMALL_MAX, -EXP_SMALL_MAX, 0.0, -0.0, 1e-300] {
+            assert_eq!(
+                exp_small::<Fused>(x).to_bits(),
+                exp::<Fused>(x).to_bits(),
+                "x={x}"
+            );
+        }
+    }
+
+    #[test]
+    fn ln_ratio_matches_the_log_of_the_ratio() {
+        let mut seed = 11u64;
+        for _ in 0..200_000 {
+            let s = 2f64.powf(-1070.0 + 2090.0 * lcg(&mut seed));
+            let k = 2f64.powf(-1070.0 + 2090.0 * lcg(&mut seed));
+            // Reference: the log of the rounded quotient where that is a normal number (its
+            // rounding moves the log by at most 1.2e-16), else the difference of the logs.
+            let q = s / k;
+            let (want, tol) = if q.is_normal() {
+                (q.ln(), 2.5e-16 + 2.3e-16 * q.ln().abs())
+            } else {
+                (s.ln() - k.ln(), 2.3e-16 * (s.ln().abs() + k.ln().abs()))
+            };
+            for v in [ln_ratio::<Plain>(s, k), ln_ratio::<Fused>(s, k)] {
+                assert!(
+                    (v - want).abs() <= tol,
+                    "s={s:e} k={k:e} got={v} want={want}"
+                );
+            }
+        }
+        // Near the money: against the exactly computed log1p of the small relative gap.
+        for i in 1..20_000 {
+            let k = 100.0;
+            let s = k * (1.0 + (i as f64 - 10_000.0) * 1e-9);
+            let gap = (s - k) / k; // exact: s and k are close
+            let want = gap.ln_1p();
+            for v in [ln_ratio::<Plain>(s, k), ln_ratio::<Fused>(s, k)] {
+                assert!(ulps(v, want) <= 2.0, "s={s} got={v} want={want}");
+            }
+        }
+        assert_eq!(ln_ratio::<Fused>(3.0, 3.0), 0.0);
+        assert_eq!(
+            ln_ratio::<Fused>(f64::MAX, 5e-324),
+            f64::MAX.ln() - 5e-324f64.ln()
+        );
     }
 
     #[test]

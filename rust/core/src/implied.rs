@@ -801,7 +801,7 @@ fn quote_inputs<A: Arith>(
         return Quote::Bachelier { df };
     }
     // x = ln(F/K) exactly as the pricing kernels form it (see `black::setup`).
-    let ln_sk = ln::<A>(s / k);
+    let ln_sk = crate::fastmath::ln_ratio::<A>(s, k);
     let (undiscounted, x) = match model {
         Model::Bsm => (premium / df, A::mla(r - q, t, ln_sk)),
         Model::Inverse => (premium * s / df, ln_sk),
