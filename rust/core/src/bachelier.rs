@@ -10,8 +10,10 @@
 use crate::black::{nz, SD_FLOOR};
 use crate::fastmath::{exp, Arith};
 use crate::greeks::{Greek, GreekSet};
+use crate::model::Model;
 use crate::normal::{cdf_pdf, normalised_time_value, pdf};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
+use crate::validate::is_valid;
 
 /// Largest |d| kept: beyond it every Gaussian factor is exactly 0.
 const D_CLAMP: f64 = 1e300;
@@ -30,9 +32,9 @@ fn premium<A: Arith>(phi: f64, s: f64, k: f64, sd: f64, d: f64, dfr: f64) -> f64
     dfr * A::mla(sd, normalised_time_value::<A>(d.abs()), intrinsic)
 }
 
-/// Premiums of one tile.
+/// Premiums of one tile; returns the number of invalid options (see `black::price_tile`).
 #[inline(always)]
-pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) {
+pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) -> usize {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -40,23 +42,36 @@ pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) {
         &tile.strike[..n],
         &tile.expiry[..n],
     );
-    let (v, r) = (&tile.vol[..n], &tile.rate[..n]);
+    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
     let out = &mut out[..n];
+    let mut invalid = 0u64;
     for i in 0..n {
+        invalid += u64::from(!is_valid(
+            Model::Bachelier,
+            kind[i],
+            s[i],
+            k[i],
+            t[i],
+            v[i],
+            r[i],
+            q[i],
+        ));
         let (_, sd, d) = setup(s[i], k[i], t[i], v[i]);
         let dfr = exp::<A>(-r[i] * t[i]);
         out[i] = premium::<A>(kind[i], s[i], k[i], sd, d, dfr);
     }
+    invalid as usize
 }
 
-/// Any subset of price and greeks for one tile (greeks w.r.t. the forward).
+/// Any subset of price and greeks for one tile (greeks w.r.t. the forward); returns the number
+/// of invalid options (see `black::price_tile`).
 #[inline(always)]
 pub fn greeks_tile<A: Arith, const CAP: usize>(
     tile: &Tile,
     set: GreekSet,
     outs: &mut OutSlots,
     scratch: &mut Scratch<CAP>,
-) {
+) -> usize {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -64,11 +79,22 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(
         &tile.strike[..n],
         &tile.expiry[..n],
     );
-    let (v, r) = (&tile.vol[..n], &tile.rate[..n]);
+    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
 
     let [sqrt_t, sd, d, dfr, big_n, small_n, value, ..] = &mut scratch.bufs;
     let (sqrt_t, sd, d, dfr) = (&mut sqrt_t[..n], &mut sd[..n], &mut d[..n], &mut dfr[..n]);
+    let mut invalid = 0u64;
     for i in 0..n {
+        invalid += u64::from(!is_valid(
+            Model::Bachelier,
+            kind[i],
+            s[i],
+            k[i],
+            t[i],
+            v[i],
+            r[i],
+            q[i],
+        ));
         (sqrt_t[i], sd[i], d[i]) = setup(s[i], k[i], t[i], v[i]);
         dfr[i] = exp::<A>(-r[i] * t[i]);
     }
@@ -165,4 +191,5 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(
             o[i] = nz(small_n[i], dfr[i] / sd[i]);
         }
     }
+    invalid as usize
 }

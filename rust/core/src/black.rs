@@ -20,10 +20,12 @@
 
 use crate::fastmath::{exp, exp_small, ln_ratio, Arith, EXP_SMALL_MAX};
 use crate::greeks::{Greek, GreekSet};
+use crate::model::Model;
 use crate::normal::{
     half_gauss, pdf, tail, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI,
 };
 use crate::tile::{slot, OutSlots, Scratch, Tile};
+use crate::validate::is_valid;
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
 /// the limits of the formulas instead of 0/0.
@@ -32,6 +34,15 @@ pub const SD_FLOOR: f64 = 1e-300;
 pub const BSM: u8 = 0;
 pub const BLACK76: u8 = 1;
 pub const INVERSE: u8 = 3;
+
+/// The model of a kernel's `M` parameter.
+const fn model_of(m: u8) -> Model {
+    match m {
+        BSM => Model::Bsm,
+        BLACK76 => Model::Black76,
+        _ => Model::Inverse,
+    }
+}
 
 /// `n * w`, but 0 when `n` is 0, so that an infinite or undefined weight at a limit
 /// (expiry 0, vol 0) does not produce NaN.
@@ -186,13 +197,16 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 }
 
 /// Premiums of one tile, in two passes over L1-resident arrays (setup, then the tails): each
-/// loop body fits the SIMD register file, where one fused loop spills.
+/// loop body fits the SIMD register file, where one fused loop spills. Returns the number of
+/// options outside the model's domain, counted in the set-up pass (their outputs are
+/// meaningless; the caller marks them): one pass over the inputs does both, so their loads
+/// overlap the set-up's arithmetic.
 #[inline(always)]
 pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     tile: &Tile,
     out: &mut [f64],
     scratch: &mut Scratch<CAP>,
-) {
+) -> usize {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -206,11 +220,14 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
     let (sd, xs) = (&mut sd[..n], &mut xs[..n]);
     let small = small_discounts(t, r, q);
+    let mut invalid = 0u64;
     // One loop body per discount-factor form (the tile-wide check picks it).
     macro_rules! setup_loop {
         ($small:literal) => {
             for i in 0..n {
-                let u = setup::<A, M, $small>(s[i], k[i], t[i], v[i], r[i], q[i]);
+                let (si, ki, ti, vi, ri, qi) = (s[i], k[i], t[i], v[i], r[i], q[i]);
+                invalid += u64::from(!is_valid(model_of(M), kind[i], si, ki, ti, vi, ri, qi));
+                let u = setup::<A, M, $small>(si, ki, ti, vi, ri, qi);
                 (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
             }
         };
@@ -224,6 +241,7 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
     }
     refine_premiums::<A>(kind, a, b, d1, d2, sd, xs, flags, out);
+    invalid as usize
 }
 
 /// The rare fix-up: recomputes the premiums whose two tails nearly cancel with
@@ -270,14 +288,15 @@ fn refine_premiums<A: Arith>(
 }
 
 /// Any subset of price and greeks for one tile. Intermediate arrays live on the stack; each
-/// requested output is one vectorisable loop, so the cost follows what is asked.
+/// requested output is one vectorisable loop, so the cost follows what is asked. Returns the
+/// number of invalid options, as [`price_tile`].
 #[inline(always)]
 pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     tile: &Tile,
     set: GreekSet,
     outs: &mut OutSlots,
     scratch: &mut Scratch<CAP>,
-) {
+) -> usize {
     let n = tile.len();
     let (kind, s, k, t) = (
         &tile.kind[..n],
@@ -323,10 +342,13 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     // Two passes (as in `price_tile`): the set-up, then N1 = N(phi d1), n1 = n(d1),
     // N2 = N(phi d2), n2 = n(d2) and the premium from the shared tails.
     let small = small_discounts(t, r, q);
+    let mut invalid = 0u64;
     macro_rules! setup_loop {
         ($small:literal) => {
             for i in 0..n {
-                let u = setup::<A, M, $small>(s[i], k[i], t[i], v[i], r[i], q[i]);
+                let (si, ki, ti, vi, ri, qi) = (s[i], k[i], t[i], v[i], r[i], q[i]);
+                invalid += u64::from(!is_valid(model_of(M), kind[i], si, ki, ti, vi, ri, qi));
+                let u = setup::<A, M, $small>(si, ki, ti, vi, ri, qi);
                 (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
                 (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
                 inv_sd[i] = 1.0 / u.sd;
@@ -472,4 +494,5 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
             o[i] = nz(n2[i], if inverse { w / s[i] } else { w });
         }
     }
+    invalid as usize
 }

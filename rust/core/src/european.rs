@@ -92,7 +92,8 @@ impl Operands for SliceOperands<'_> {
     }
 }
 
-/// A full tile of options with the chunk's scratch arrays.
+/// A full tile of options with the chunk's scratch arrays; returns the number of invalid
+/// options (counted by the kernels' first pass; their outputs are to be replaced).
 #[inline(always)]
 fn kernel_tile<A: Arith>(
     model: Model,
@@ -100,7 +101,7 @@ fn kernel_tile<A: Arith>(
     tile: &Tile,
     outs: &mut OutSlots,
     scratch: &mut Scratch<TILE>,
-) {
+) -> usize {
     kernel_cap::<A, TILE>(model, set, tile, outs, scratch)
 }
 
@@ -108,7 +109,8 @@ fn kernel_tile<A: Arith>(
 #[inline(always)]
 fn kernel_one<A: Arith>(model: Model, set: GreekSet, tile: &Tile, outs: &mut OutSlots) {
     let mut scratch = Scratch::<1>::new();
-    kernel_cap::<A, 1>(model, set, tile, outs, &mut scratch)
+    // The caller validated the option.
+    kernel_cap::<A, 1>(model, set, tile, outs, &mut scratch);
 }
 
 #[inline(always)]
@@ -118,10 +120,10 @@ fn kernel_cap<A: Arith, const CAP: usize>(
     tile: &Tile,
     outs: &mut OutSlots,
     scratch: &mut Scratch<CAP>,
-) {
+) -> usize {
     if set == GreekSet::from_iter([Greek::Price]) {
         let Some(out) = outs[Greek::Price as usize].as_deref_mut() else {
-            return;
+            return 0;
         };
         match model {
             Model::Bsm => black::price_tile::<A, { black::BSM }, CAP>(tile, out, scratch),
@@ -144,26 +146,15 @@ fn kernel_cap<A: Arith, const CAP: usize>(
 }
 
 multiversion! {
-    /// Computes the requested outputs of one tile with the widest SIMD the CPU has.
+    /// Computes the requested outputs of one tile with the widest SIMD the CPU has; returns the
+    /// number of invalid options.
     fn run_kernel(
         model: Model,
         set: GreekSet,
         tile: &Tile,
         outs: &mut OutSlots,
         scratch: &mut Scratch<TILE>,
-    ) => kernel_tile
-}
-
-/// The number of invalid options of a tile (see `validate::count_invalid`).
-#[inline(always)]
-#[allow(clippy::extra_unused_type_parameters)] // the `multiversion!` body signature
-fn count_invalid_tile<A: Arith>(model: Model, tile: &Tile) -> usize {
-    validate::count_invalid(model, tile)
-}
-
-multiversion! {
-    /// Counts the invalid options of one tile with the widest SIMD the CPU has.
-    fn run_count_invalid(model: Model, tile: &Tile) -> usize => count_invalid_tile
+    ) -> usize => kernel_tile
 }
 
 multiversion! {
@@ -208,7 +199,13 @@ fn run_range<O: Operands>(
             rate: column(ops, c(Arg::Rate), Arg::Rate, at, &mut b5[..m]),
             div: column(ops, c(Arg::Div), Arg::Div, at, &mut b6[..m]),
         };
-        let bad = match run_count_invalid(model, &tile) {
+        let mut slots: OutSlots = Default::default();
+        for (g, o) in order.iter().zip(outs.iter_mut()) {
+            slots[*g as usize] = Some(&mut o[lo..lo + m]);
+        }
+        // The kernel counts invalid options as it reads the inputs; the rare tile with some
+        // is then checked option by option.
+        let bad = match run_kernel(model, set, &tile, &mut slots, &mut scratch) {
             0 => 0,
             _ => validate::mark(model, &tile, &mut valid[..m]),
         };
@@ -216,11 +213,6 @@ fn run_range<O: Operands>(
             let i = valid[..m].iter().position(|ok| !ok).unwrap_or(0);
             return Err(lo + i);
         }
-        let mut slots: OutSlots = Default::default();
-        for (g, o) in order.iter().zip(outs.iter_mut()) {
-            slots[*g as usize] = Some(&mut o[lo..lo + m]);
-        }
-        run_kernel(model, set, &tile, &mut slots, &mut scratch);
         if bad > 0 {
             for o in slots.iter_mut().flatten() {
                 for (x, ok) in o.iter_mut().zip(&valid[..m]) {

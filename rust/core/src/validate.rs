@@ -24,40 +24,8 @@ pub fn is_valid(model: Model, kind: f64, s: f64, k: f64, t: f64, v: f64, r: f64,
     kind_ok & finite & prices_ok & div_ok & (t >= 0.0) & (v >= 0.0)
 }
 
-/// The number of invalid options of `tile`: a reduction without stores, so the common all-valid
-/// tile costs one vectorised pass (callers mark the invalid ones only when it is not 0).
-#[inline(always)]
-pub fn count_invalid(model: Model, tile: &Tile) -> usize {
-    match model {
-        Model::Bsm => count_invalid_of(Model::Bsm, tile),
-        Model::Black76 => count_invalid_of(Model::Black76, tile),
-        Model::Bachelier => count_invalid_of(Model::Bachelier, tile),
-        Model::Inverse => count_invalid_of(Model::Inverse, tile),
-    }
-}
-
-/// [`count_invalid`] for one model known at compile time (after inlining).
-#[inline(always)]
-fn count_invalid_of(model: Model, tile: &Tile) -> usize {
-    let n = tile.len();
-    let (kind, s, k, t) = (
-        &tile.kind[..n],
-        &tile.spot[..n],
-        &tile.strike[..n],
-        &tile.expiry[..n],
-    );
-    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-    let mut bad = 0u64;
-    for i in 0..n {
-        bad += u64::from(!is_valid(
-            model, kind[i], s[i], k[i], t[i], v[i], r[i], q[i],
-        ));
-    }
-    bad as usize
-}
-
-/// Marks each option of `tile` valid or not; returns the number of invalid ones (the rare path
-/// after [`count_invalid`] found some).
+/// Marks each option of `tile` valid or not; returns the number of invalid ones (the rare path,
+/// after a kernel's own count found some).
 pub fn mark(model: Model, tile: &Tile, valid: &mut [bool]) -> usize {
     let mut bad = 0usize;
     for (i, ok) in valid[..tile.len()].iter_mut().enumerate() {
