@@ -305,7 +305,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &tile.expiry[..n],
     );
     let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
-    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value, xs, sd, flags] =
+    let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value_buf, xs, sd, flags] =
         &mut scratch.bufs;
     let (sqrt_t, inv_sd, dfr, dfq) = (
         &mut sqrt_t[..n],
@@ -320,7 +320,13 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         &mut big_n2[..n],
         &mut n2[..n],
     );
-    let value = &mut value[..n];
+    // The premium goes straight into the price output when that is asked for (the slot is
+    // put back at the end, for the caller).
+    let mut price_slot = outs[Greek::Price as usize].take();
+    let value = match price_slot.as_deref_mut() {
+        Some(o) => &mut o[..n],
+        None => &mut value_buf[..n],
+    };
     let (xs, sd) = (&mut xs[..n], &mut sd[..n]);
 
     let inverse = M == INVERSE;
@@ -382,9 +388,6 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     let (sqrt_t, inv_sd, dfr, dfq) = (&*sqrt_t, &*inv_sd, &*dfr, &*dfq);
     let (a, b, d1, d2) = (&*a, &*b, &*d1, &*d2);
     let (big_n1, n1, big_n2, n2, value) = (&*big_n1, &*n1, &*big_n2, &*n2, &*value);
-    if let Some(o) = slot(outs, Greek::Price) {
-        o[..n].copy_from_slice(value);
-    }
     if let Some(o) = slot(outs, Greek::Delta) {
         let o = &mut o[..n];
         for i in 0..n {
@@ -494,5 +497,6 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
             o[i] = nz(n2[i], if inverse { w / s[i] } else { w });
         }
     }
+    outs[Greek::Price as usize] = price_slot;
     invalid as usize
 }
