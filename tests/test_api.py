@@ -286,6 +286,21 @@ def test_kind_arrays(kinds: object) -> None:
     assert g["delta"][0] > 0 > g["delta"][1]
 
 
+@pytest.mark.parametrize("n", [1, 3, 255, 257, 20_003])
+def test_bool_kinds_equal_float_kinds(n: int) -> None:
+    # Bool kinds are converted tile by tile (with AVX2 where available): every length, and a
+    # strided view, must give exactly the +1/-1 result.
+    rng = np.random.default_rng(n)
+    is_call = rng.random(2 * n) < 0.5
+    strike = rng.uniform(50, 150, n)
+    want = sg.price(np.where(is_call[:n], 1.0, -1.0), 100.0, strike, 0.5, 0.25, 0.03, 0.01)
+    np.testing.assert_array_equal(sg.price(is_call[:n], 100.0, strike, 0.5, 0.25, 0.03, 0.01), want)
+    strided = sg.price(is_call[::2], 100.0, strike, 0.5, 0.25, 0.03, 0.01)
+    np.testing.assert_array_equal(
+        strided, sg.price(np.where(is_call[::2], 1.0, -1.0), 100.0, strike, 0.5, 0.25, 0.03, 0.01)
+    )
+
+
 def test_kind_from_pandas_series() -> None:
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"kind": ["call", "put", "C"], "strike": [100.0, 100.0, 110.0]})

@@ -91,7 +91,7 @@ fn give_back(v: Vec<f64>) {
     let Ok(mut pool) = POOL.try_lock() else {
         return;
     };
-    while pool.held + size > cap {
+    while pool.held + size > cap && !pool.free.is_empty() {
         let old = pool.free.remove(0);
         pool.held -= bytes(&old);
     }
@@ -140,7 +140,7 @@ pub fn buffer_pool(limit_bytes: Option<usize>) -> (usize, usize, usize) {
     if let Some(l) = limit_bytes {
         LIMIT.store(l.min(usize::MAX - 1), Ordering::Relaxed);
         if let Ok(mut pool) = POOL.lock() {
-            while pool.held > l {
+            while pool.held > l && !pool.free.is_empty() {
                 let old = pool.free.remove(0);
                 pool.held -= bytes(&old);
             }
