@@ -1,6 +1,6 @@
 """Type stubs of the compiled extension ``strikegrid._core`` (rust/python)."""
 
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -115,7 +115,9 @@ def norm_pdf(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 def simd_level() -> str: ...
 def buffer_pool(limit_bytes: int | None = None) -> tuple[int, int, int]: ...
 
-class PooledBuffer: ...
+@final
+class PooledBuffer:
+    """Base object of a large output array: owns its memory (recycled when the array dies)."""
 
 def svi_calibrate(
     k: npt.NDArray[np.float64],
