@@ -46,16 +46,8 @@ pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) -> usize {
     let out = &mut out[..n];
     let mut invalid = 0u64;
     for i in 0..n {
-        invalid += u64::from(!is_valid(
-            Model::Bachelier,
-            kind[i],
-            s[i],
-            k[i],
-            t[i],
-            v[i],
-            r[i],
-            q[i],
-        ));
+        let x = [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]];
+        invalid += u64::from(!is_valid(Model::Bachelier, x));
         let (_, sd, d) = setup(s[i], k[i], t[i], v[i]);
         let dfr = exp::<A>(-r[i] * t[i]);
         out[i] = premium::<A>(kind[i], s[i], k[i], sd, d, dfr);
@@ -85,16 +77,8 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(
     let (sqrt_t, sd, d, dfr) = (&mut sqrt_t[..n], &mut sd[..n], &mut d[..n], &mut dfr[..n]);
     let mut invalid = 0u64;
     for i in 0..n {
-        invalid += u64::from(!is_valid(
-            Model::Bachelier,
-            kind[i],
-            s[i],
-            k[i],
-            t[i],
-            v[i],
-            r[i],
-            q[i],
-        ));
+        let x = [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]];
+        invalid += u64::from(!is_valid(Model::Bachelier, x));
         (sqrt_t[i], sd[i], d[i]) = setup(s[i], k[i], t[i], v[i]);
         dfr[i] = exp::<A>(-r[i] * t[i]);
     }

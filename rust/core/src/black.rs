@@ -196,6 +196,43 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
     }
 }
 
+/// The set-up pass of [`price_tile`] and [`greeks_tile`]: for each option `$i` of `$tile`,
+/// its [`Setup`] `$u` handed to `$store`, and, as the value, the number of options outside the
+/// model's domain, counted from the same loads (their outputs are meaningless; the caller marks
+/// them). The discount factors take [`exp_small`] when the whole tile allows it, one loop
+/// instance per form. A macro rather than a function taking a closure, so that each kernel's
+/// loop compiles exactly as if written out (a shared function measurably slowed the greeks).
+macro_rules! setup_pass {
+    ($A:ty, $M:expr, $tile:expr, |$i:ident, $u:ident| $store:block) => {{
+        let tile: &Tile = $tile;
+        let n = tile.len();
+        let (kind, s, k, t) = (
+            &tile.kind[..n],
+            &tile.spot[..n],
+            &tile.strike[..n],
+            &tile.expiry[..n],
+        );
+        let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+        let mut invalid = 0u64;
+        macro_rules! one_form {
+            ($small:literal) => {
+                for $i in 0..n {
+                    let x = [kind[$i], s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]];
+                    invalid += u64::from(!is_valid(model_of($M), x));
+                    let $u = setup::<$A, { $M }, $small>(s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]);
+                    $store
+                }
+            };
+        }
+        if small_discounts(t, r, q) {
+            one_form!(true)
+        } else {
+            one_form!(false)
+        }
+        invalid
+    }};
+}
+
 /// Premiums of one tile, in two passes over L1-resident arrays (setup, then the tails): each
 /// loop body fits the SIMD register file, where one fused loop spills. Returns the number of
 /// options outside the model's domain, counted in the set-up pass (their outputs are
@@ -208,35 +245,14 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     scratch: &mut Scratch<CAP>,
 ) -> usize {
     let n = tile.len();
-    let (kind, s, k, t) = (
-        &tile.kind[..n],
-        &tile.spot[..n],
-        &tile.strike[..n],
-        &tile.expiry[..n],
-    );
-    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+    let kind = &tile.kind[..n];
     let out = &mut out[..n];
     let [a, b, d1, d2, sd, xs, flags, ..] = &mut scratch.bufs;
     let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
     let (sd, xs) = (&mut sd[..n], &mut xs[..n]);
-    let small = small_discounts(t, r, q);
-    let mut invalid = 0u64;
-    // One loop body per discount-factor form (the tile-wide check picks it).
-    macro_rules! setup_loop {
-        ($small:literal) => {
-            for i in 0..n {
-                let (si, ki, ti, vi, ri, qi) = (s[i], k[i], t[i], v[i], r[i], q[i]);
-                invalid += u64::from(!is_valid(model_of(M), kind[i], si, ki, ti, vi, ri, qi));
-                let u = setup::<A, M, $small>(si, ki, ti, vi, ri, qi);
-                (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
-            }
-        };
-    }
-    if small {
-        setup_loop!(true)
-    } else {
-        setup_loop!(false)
-    }
+    let invalid = setup_pass!(A, M, tile, |i, u| {
+        (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
+    });
     for i in 0..n {
         out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
     }
@@ -347,25 +363,11 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
 
     // Two passes (as in `price_tile`): the set-up, then N1 = N(phi d1), n1 = n(d1),
     // N2 = N(phi d2), n2 = n(d2) and the premium from the shared tails.
-    let small = small_discounts(t, r, q);
-    let mut invalid = 0u64;
-    macro_rules! setup_loop {
-        ($small:literal) => {
-            for i in 0..n {
-                let (si, ki, ti, vi, ri, qi) = (s[i], k[i], t[i], v[i], r[i], q[i]);
-                invalid += u64::from(!is_valid(model_of(M), kind[i], si, ki, ti, vi, ri, qi));
-                let u = setup::<A, M, $small>(si, ki, ti, vi, ri, qi);
-                (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
-                (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
-                inv_sd[i] = 1.0 / u.sd;
-            }
-        };
-    }
-    if small {
-        setup_loop!(true)
-    } else {
-        setup_loop!(false)
-    }
+    let invalid = setup_pass!(A, M, tile, |i, u| {
+        (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
+        (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
+        inv_sd[i] = 1.0 / u.sd;
+    });
     if cdf_needed {
         for i in 0..n {
             let (w, s1, s2) = tails::<A>(kind[i], a[i], b[i], d1[i], d2[i]);

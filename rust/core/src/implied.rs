@@ -793,7 +793,7 @@ fn quote_inputs<A: Arith>(
 ) -> Quote {
     use crate::Model;
     // The same domain as `describe_invalid`, checked without building its message.
-    if !premium.is_finite() || !crate::validate::is_valid(model, kind, s, k, t, 0.0, r, q) {
+    if !premium.is_finite() || !crate::validate::is_valid(model, [kind, s, k, t, 0.0, r, q]) {
         return Quote::Invalid;
     }
     let df = exp::<A>(-r * t);

@@ -5,9 +5,10 @@ use crate::model::Model;
 use crate::tile::{Arg, Tile};
 
 /// Whether one option's inputs are in the model's domain.
+/// `x` holds kind, spot, strike, expiry, vol, rate, div (public order, as [`describe`]).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub fn is_valid(model: Model, kind: f64, s: f64, k: f64, t: f64, v: f64, r: f64, q: f64) -> bool {
+pub fn is_valid(model: Model, x: [f64; 7]) -> bool {
+    let [kind, s, k, t, v, r, q] = x;
     let kind_ok = (kind == 1.0) | (kind == -1.0);
     let finite = s.is_finite()
         & k.is_finite()
@@ -29,8 +30,7 @@ pub fn is_valid(model: Model, kind: f64, s: f64, k: f64, t: f64, v: f64, r: f64,
 pub fn mark(model: Model, tile: &Tile, valid: &mut [bool]) -> usize {
     let mut bad = 0usize;
     for (i, ok) in valid[..tile.len()].iter_mut().enumerate() {
-        let [kind, s, k, t, v, r, q] = tile.at(i);
-        *ok = is_valid(model, kind, s, k, t, v, r, q);
+        *ok = is_valid(model, tile.at(i));
         bad += usize::from(!*ok);
     }
     bad

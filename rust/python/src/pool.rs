@@ -1,9 +1,10 @@
 //! Output arrays whose memory is recycled.
 //!
 //! A large numpy output is fresh memory: the operating system maps it on first write and zeroes
-//! every page, and glibc hands the pages back when a call's outputs are freed together (six 8 MB
-//! greek arrays are over its 16 MB trim threshold), so a loop that re-prices the same grid pays
-//! that zeroing on every call — on a 2-core machine more than the kernel time of some greeks.
+//! every page. The allocator reuses one freed 8 MB array, but not six freed together (measured:
+//! allocating, filling and freeing them in a loop costs 0.30 ms for one, 0.68 ms each for six),
+//! so a loop that re-prices the same grid's greeks pays that zeroing on every call: a quarter of
+//! a 1M-option price+5-greeks call in a profile on 2 cores.
 //! Here each large output owns a `Vec<f64>` inside a [`PooledBuffer`], the array's numpy base
 //! object; when the array dies the buffer goes back to a bounded pool and the next call of a
 //! similar size writes into pages that are already mapped.
