@@ -18,12 +18,10 @@
 //! `0 * inf` cannot turn a limit into NaN. Prices come out as intrinsic value, greeks as their
 //! limits (delta 0 or +-1, gamma and vega 0 off the money).
 
-use crate::fastmath::{exp, exp_small, ln_ratio, Arith, EXP_SMALL_MAX};
+use crate::fastmath::{Arith, Coeffs, EXP_SMALL_MAX};
 use crate::greeks::{Greek, GreekSet};
 use crate::model::Model;
-use crate::normal::{
-    half_gauss, pdf, tail, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI,
-};
+use crate::normal::{half_gauss, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
 use crate::validate::is_valid;
 
@@ -60,6 +58,8 @@ pub(crate) fn nz(n: f64, w: f64) -> f64 {
 struct Setup {
     sqrt_t: f64,
     sd: f64,
+    /// 1 / sd, formed beside the logarithm (off its dependency chain).
+    inv_sd: f64,
     dfr: f64,
     /// e^(-qT) for bsm, e^(-rT) for the forward models: delta's discount factor.
     dfq: f64,
@@ -73,11 +73,11 @@ struct Setup {
 
 /// A discount factor `e^x`; `SMALL` when the caller checked |x| <= `EXP_SMALL_MAX`.
 #[inline(always)]
-fn discount<A: Arith, const SMALL: bool>(x: f64) -> f64 {
+fn discount<A: Arith, const SMALL: bool>(c: &Coeffs, x: f64) -> f64 {
     if SMALL {
-        exp_small::<A>(x)
+        c.exp_small::<A>(x)
     } else {
-        exp::<A>(x)
+        c.exp::<A>(x)
     }
 }
 
@@ -98,6 +98,7 @@ fn small_discounts(t: &[f64], r: &[f64], q: &[f64]) -> bool {
 
 #[inline(always)]
 fn setup<A: Arith, const M: u8, const SMALL: bool>(
+    c: &Coeffs,
     s: f64,
     k: f64,
     t: f64,
@@ -107,21 +108,23 @@ fn setup<A: Arith, const M: u8, const SMALL: bool>(
 ) -> Setup {
     let sqrt_t = t.sqrt();
     let sd = (v * sqrt_t).max(SD_FLOOR);
-    let dfr = discount::<A, SMALL>(-r * t);
-    let ln_sk = ln_ratio::<A>(s, k);
+    let dfr = discount::<A, SMALL>(c, -r * t);
+    let ln_sk = c.ln_ratio::<A>(s, k);
     let (x, a, b, dfq) = match M {
         BSM => {
-            let dfq = discount::<A, SMALL>(-q * t);
+            let dfq = discount::<A, SMALL>(c, -q * t);
             (A::mla(r - q, t, ln_sk), s * dfq, k * dfr, dfq)
         }
         BLACK76 => (ln_sk, s * dfr, k * dfr, dfr),
         _ => (ln_sk, dfr, dfr * (k / s), dfr),
     };
+    let inv_sd = 1.0 / sd;
     let d1 = A::mla(0.5, sd, x / sd);
     let d2 = d1 - sd;
     Setup {
         sqrt_t,
         sd,
+        inv_sd,
         dfr,
         dfq,
         a,
@@ -142,8 +145,8 @@ fn setup<A: Arith, const M: u8, const SMALL: bool>(
 /// so the premium of a deep out-of-the-money option keeps its relative accuracy (see
 /// `normal::tail`).
 #[inline(always)]
-fn premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> f64 {
-    let (_, s1, s2) = tails::<A>(phi, a, b, d1, d2);
+fn premium<A: Arith>(c: &Coeffs, phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> f64 {
+    let (_, s1, s2) = tails::<A>(c, phi, a, b, d1, d2);
     let p = phi * (s1 - s2);
     if p < 0.0 {
         0.0
@@ -155,13 +158,13 @@ fn premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> f64 {
 /// `(W, a N(phi d1), b N(phi d2))` with `W = a n(d1) = b n(d2)`: everything the premium and
 /// the greeks need from the normal distribution, from one exponential and two erfcx.
 #[inline(always)]
-fn tails<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64) {
+fn tails<A: Arith>(c: &Coeffs, phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64) {
     let (u1, u2) = (-phi * d1, -phi * d2);
     let (m1, m2) = (u1.abs(), u2.abs());
     let first = m1 <= m2;
-    let g = half_gauss::<A>(if first { a } else { b }, if first { d1 } else { d2 });
-    let t1 = tail::<A>(m1, g);
-    let t2 = tail::<A>(m2, g);
+    let g = c.half_gauss::<A>(if first { a } else { b }, if first { d1 } else { d2 });
+    let t1 = c.tail::<A>(m1, g);
+    let t2 = c.tail::<A>(m2, g);
     let s1 = if u1 < 0.0 { a - t1 } else { t1 };
     let s2 = if u2 < 0.0 { b - t2 } else { t2 };
     (g * SQRT_2_OVER_PI, s1, s2)
@@ -203,8 +206,9 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 /// instance per form. A macro rather than a function taking a closure, so that each kernel's
 /// loop compiles exactly as if written out (a shared function measurably slowed the greeks).
 macro_rules! setup_pass {
-    ($A:ty, $M:expr, $tile:expr, |$i:ident, $u:ident| $store:block) => {{
+    ($A:ty, $M:expr, $c:expr, $tile:expr, |$i:ident, $u:ident| $store:block) => {{
         let tile: &Tile = $tile;
+        let c: &Coeffs = $c;
         let n = tile.len();
         let (kind, s, k, t) = (
             &tile.kind[..n],
@@ -219,7 +223,8 @@ macro_rules! setup_pass {
                 for $i in 0..n {
                     let x = [kind[$i], s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]];
                     invalid += u64::from(!is_valid(model_of($M), x));
-                    let $u = setup::<$A, { $M }, $small>(s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]);
+                    let $u =
+                        setup::<$A, { $M }, $small>(c, s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]);
                     $store
                 }
             };
@@ -245,16 +250,17 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     scratch: &mut Scratch<CAP>,
 ) -> usize {
     let n = tile.len();
+    let c = &Coeffs::opaque();
     let kind = &tile.kind[..n];
     let out = &mut out[..n];
     let [a, b, d1, d2, sd, xs, flags, ..] = &mut scratch.bufs;
     let (a, b, d1, d2) = (&mut a[..n], &mut b[..n], &mut d1[..n], &mut d2[..n]);
     let (sd, xs) = (&mut sd[..n], &mut xs[..n]);
-    let invalid = setup_pass!(A, M, tile, |i, u| {
+    let invalid = setup_pass!(A, M, c, tile, |i, u| {
         (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
     });
     for i in 0..n {
-        out[i] = premium::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
+        out[i] = premium::<A>(c, kind[i], a[i], b[i], d1[i], d2[i]);
     }
     refine_premiums::<A>(kind, a, b, d1, d2, sd, xs, flags, out);
     invalid as usize
@@ -314,6 +320,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     scratch: &mut Scratch<CAP>,
 ) -> usize {
     let n = tile.len();
+    let c = &Coeffs::opaque();
     let (kind, s, k, t) = (
         &tile.kind[..n],
         &tile.spot[..n],
@@ -363,14 +370,14 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
 
     // Two passes (as in `price_tile`): the set-up, then N1 = N(phi d1), n1 = n(d1),
     // N2 = N(phi d2), n2 = n(d2) and the premium from the shared tails.
-    let invalid = setup_pass!(A, M, tile, |i, u| {
+    let invalid = setup_pass!(A, M, c, tile, |i, u| {
         (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
         (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
-        inv_sd[i] = 1.0 / u.sd;
+        inv_sd[i] = u.inv_sd;
     });
     if cdf_needed {
         for i in 0..n {
-            let (w, s1, s2) = tails::<A>(kind[i], a[i], b[i], d1[i], d2[i]);
+            let (w, s1, s2) = tails::<A>(c, kind[i], a[i], b[i], d1[i], d2[i]);
             let p = kind[i] * (s1 - s2);
             value[i] = if p < 0.0 { 0.0 } else { p };
             let (ia, ib) = (1.0 / a[i], 1.0 / b[i]);
@@ -383,8 +390,8 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         refine_premiums::<A>(kind, a, b, d1, d2, sd, xs, flags, value);
     } else {
         for i in 0..n {
-            n1[i] = pdf::<A>(d1[i]);
-            n2[i] = pdf::<A>(d2[i]);
+            n1[i] = c.pdf::<A>(d1[i]);
+            n2[i] = c.pdf::<A>(d2[i]);
         }
     }
     let (sqrt_t, inv_sd, dfr, dfq) = (&*sqrt_t, &*inv_sd, &*dfr, &*dfq);

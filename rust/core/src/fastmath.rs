@@ -159,70 +159,156 @@ const EXP_COEFF: [f64; 10] = [
     5.000_000_000_000_001e-1,
 ];
 
-/// `exp(hi + lo)` where `lo` is a small correction to `hi` (|lo| <= ulp(hi)).
+/// The coefficient tables of the polynomials of [`exp`], [`ln_ratio`] and
+/// [`erfcx`](crate::normal::erfcx), one object for the kernels to read them from.
 ///
-/// Cody–Waite reduction `hi + lo = n ln2 + r`, |r| <= ln2/2, a degree-11 polynomial for
-/// `exp(r)` and a scaling by `2^n` split in two factors so that results in the subnormal
-/// range and overflow to infinity come out right. NaN propagates.
+/// The hot kernels take them through [`Coeffs::opaque`], a reference the optimiser cannot see
+/// through: a loop then loads each coefficient once, keeps it as a full vector on the stack and
+/// uses it as a memory operand of its multiply-adds. Compile-time constants are instead
+/// broadcast again from the constant pool in every iteration once registers run out (AVX2
+/// multiply-adds take no broadcast operand), which costs a vector-unit slot each: measured,
+/// the tail loop of the price kernel runs 7% faster with the tables opaque. The free functions
+/// ([`exp`], ...) use [`COEFFS`] directly.
+#[derive(Clone, Copy)]
+pub struct Coeffs {
+    exp: [f64; 10],
+    log: [f64; 7],
+    pub(crate) erfcx: [f64; 23],
+}
+
+/// The coefficient tables, as compile-time constants.
+pub const COEFFS: Coeffs = Coeffs {
+    exp: EXP_COEFF,
+    log: LOG_COEFF,
+    erfcx: crate::normal::ERFCX_T,
+};
+
+/// The source of [`Coeffs::opaque`].
+static COEFFS_IN_MEMORY: Coeffs = COEFFS;
+
+impl Coeffs {
+    /// A copy of [`COEFFS`] whose values the optimiser cannot see; take it once per tile,
+    /// outside the loops. A local copy rather than a reference, so that no store of a loop can
+    /// alias it (a reference would cost the vectoriser a run-time overlap check per output).
+    #[inline(always)]
+    pub fn opaque() -> Coeffs {
+        *std::hint::black_box(&COEFFS_IN_MEMORY)
+    }
+
+    /// `exp(hi + lo)` where `lo` is a small correction to `hi` (|lo| <= ulp(hi)).
+    ///
+    /// Cody–Waite reduction `hi + lo = n ln2 + r`, |r| <= ln2/2, a degree-11 polynomial for
+    /// `exp(r)` and a scaling by `2^n` split in two factors so that results in the subnormal
+    /// range and overflow to infinity come out right. NaN propagates.
+    #[inline(always)]
+    pub fn exp_hl<A: Arith>(&self, hi: f64, lo: f64) -> f64 {
+        self.exp_impl::<A, false>(hi, lo)
+    }
+
+    /// [`Coeffs::exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`.
+    #[inline(always)]
+    fn exp_impl<A: Arith, const LO_IS_ZERO: bool>(&self, hi: f64, lo: f64) -> f64 {
+        let x = hi.clamp(-746.0, 710.0);
+        let t = A::mla(x, std::f64::consts::LOG2_E, SHIFTER);
+        let n = t - SHIFTER;
+        // The integer n sits in the low mantissa bits of t.
+        let ni = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
+        let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x));
+        // Skipped when `lo` is a literal 0 (`exp`): `r + 0.0` is not an identity for the compiler.
+        let r = if LO_IS_ZERO { r } else { r + lo };
+        let p = self.exp_reduced::<A>(r);
+        // 2^n as two normal factors 2^n1 * 2^n2 with n1 = floor(n / 2): valid for n in
+        // [-1076, 1025].
+        let nb = ni.wrapping_add(2048) as u64; // positive for the clamped range
+        let n1 = (nb >> 1) as i64 - 1024;
+        let n2 = ni - n1;
+        let s1 = f64::from_bits(((n1 + 1023) as u64) << 52);
+        let s2 = f64::from_bits(((n2 + 1023) as u64) << 52);
+        p * s1 * s2
+    }
+
+    /// `exp(r)` for |r| <= ln(2)/2: `1 + (r + r^2 h(r))`, h by Estrin's scheme (see `poly`):
+    /// short dependency chains, so the CPU overlaps the work of neighbouring options.
+    #[inline(always)]
+    fn exp_reduced<A: Arith>(&self, r: f64) -> f64 {
+        let h = poly::<A, 10>(&self.exp, r);
+        1.0 + A::mla(r * r, h, r)
+    }
+
+    /// `exp(x)` for |x| <= [`EXP_SMALL_MAX`] (callers check the whole tile): bit-identical to
+    /// [`exp`] there, where the reduction leaves x unchanged and the scaling is by 2^0, at half
+    /// the work. Discount factors e^(-rT) are such arguments in practice.
+    #[inline(always)]
+    pub fn exp_small<A: Arith>(&self, x: f64) -> f64 {
+        self.exp_reduced::<A>(x)
+    }
+
+    /// `exp(x)`.
+    #[inline(always)]
+    pub fn exp<A: Arith>(&self, x: f64) -> f64 {
+        self.exp_impl::<A, true>(x, 0.0)
+    }
+
+    /// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
+    /// full relative accuracy far into the tails where `x*x/2` is several hundred.
+    /// Requires |x| <= 1e150 (callers clamp).
+    #[inline(always)]
+    pub fn exp_neg_half_square<A: Arith>(&self, x: f64) -> f64 {
+        let hi = x * x;
+        let lo = A::square_err(x, hi);
+        self.exp_hl::<A>(-0.5 * hi, -0.5 * lo)
+    }
+
+    /// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
+    /// underflow for any ratio) and with one division on the dependency chain instead of two.
+    ///
+    /// With s = 2^i m_s and k = 2^j m_k, m in [1, 2), the ratio m_s / m_k in (1/2, 2) is moved
+    /// into [sqrt(1/2), sqrt(2)] by a factor 2 on one side; then ln(m_s / m_k) = 2z + z R(z^2)
+    /// with z = (m_s - m_k) / (m_s + m_k), |z| <= 0.1716, and fdlibm's R (see [`ln`]).
+    /// m_s - m_k is exact (Sterbenz), so near the money (s close to k) the result keeps its
+    /// relative accuracy, which `ln(s / k)` loses to the rounding of the quotient.
+    #[inline(always)]
+    pub fn ln_ratio<A: Arith>(&self, s: f64, k: f64) -> f64 {
+        let (ms, es) = mantissa_exponent(s);
+        let (mk, ek) = mantissa_exponent(k);
+        let high = ms > std::f64::consts::SQRT_2 * mk;
+        let low = mk > std::f64::consts::SQRT_2 * ms;
+        let mk = if high { 2.0 * mk } else { mk };
+        let ms = if low { 2.0 * ms } else { ms };
+        let e = es - ek + if high { 1.0 } else { 0.0 } - if low { 1.0 } else { 0.0 };
+        let z = (ms - mk) / (ms + mk);
+        let z2 = z * z;
+        let r = z2 * poly::<A, 7>(&self.log, z2);
+        let log_m = A::mla(z, r, 2.0 * z);
+        A::mla(e, LN2_HI, A::mla(e, LN2_LO, log_m))
+    }
+}
+
+/// `exp(hi + lo)`: [`Coeffs::exp_hl`].
 #[inline(always)]
 pub fn exp_hl<A: Arith>(hi: f64, lo: f64) -> f64 {
-    exp_impl::<A, false>(hi, lo)
-}
-
-/// [`exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`.
-#[inline(always)]
-fn exp_impl<A: Arith, const LO_IS_ZERO: bool>(hi: f64, lo: f64) -> f64 {
-    let x = hi.clamp(-746.0, 710.0);
-    let t = A::mla(x, std::f64::consts::LOG2_E, SHIFTER);
-    let n = t - SHIFTER;
-    // The integer n sits in the low mantissa bits of t.
-    let ni = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
-    let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x));
-    // Skipped when `lo` is a literal 0 (`exp`): `r + 0.0` is not an identity for the compiler.
-    let r = if LO_IS_ZERO { r } else { r + lo };
-    let p = exp_reduced::<A>(r);
-    // 2^n as two normal factors 2^n1 * 2^n2 with n1 = floor(n / 2): valid for n in [-1076, 1025].
-    let nb = ni.wrapping_add(2048) as u64; // positive for the clamped range
-    let n1 = (nb >> 1) as i64 - 1024;
-    let n2 = ni - n1;
-    let s1 = f64::from_bits(((n1 + 1023) as u64) << 52);
-    let s2 = f64::from_bits(((n2 + 1023) as u64) << 52);
-    p * s1 * s2
-}
-
-/// `exp(r)` for |r| <= ln(2)/2: `1 + (r + r^2 h(r))`, h by Estrin's scheme (see `poly`): short
-/// dependency chains, so the CPU overlaps the work of neighbouring options.
-#[inline(always)]
-fn exp_reduced<A: Arith>(r: f64) -> f64 {
-    let h = poly::<A, 10>(&EXP_COEFF, r);
-    1.0 + A::mla(r * r, h, r)
+    COEFFS.exp_hl::<A>(hi, lo)
 }
 
 /// Bound on |x| for [`exp_small`].
 pub const EXP_SMALL_MAX: f64 = 0.346_5; // just below ln(2)/2
 
-/// `exp(x)` for |x| <= [`EXP_SMALL_MAX`] (callers check the whole tile): bit-identical to
-/// [`exp`] there, where the reduction leaves x unchanged and the scaling is by 2^0, at half the
-/// work. Discount factors e^(-rT) are such arguments in practice.
+/// `exp(x)` for |x| <= [`EXP_SMALL_MAX`]: [`Coeffs::exp_small`].
 #[inline(always)]
 pub fn exp_small<A: Arith>(x: f64) -> f64 {
-    exp_reduced::<A>(x)
+    COEFFS.exp_small::<A>(x)
 }
 
 /// `exp(x)`.
 #[inline(always)]
 pub fn exp<A: Arith>(x: f64) -> f64 {
-    exp_impl::<A, true>(x, 0.0)
+    COEFFS.exp::<A>(x)
 }
 
-/// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
-/// full relative accuracy far into the tails where `x*x/2` is several hundred.
-/// Requires |x| <= 1e150 (callers clamp).
+/// `exp(-x*x/2)` to full relative accuracy: [`Coeffs::exp_neg_half_square`].
 #[inline(always)]
 pub fn exp_neg_half_square<A: Arith>(x: f64) -> f64 {
-    let hi = x * x;
-    let lo = A::square_err(x, hi);
-    exp_hl::<A>(-0.5 * hi, -0.5 * lo)
+    COEFFS.exp_neg_half_square::<A>(x)
 }
 
 const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd; // bits of sqrt(1/2)
@@ -279,28 +365,10 @@ pub fn ln<A: Arith>(x: f64) -> f64 {
     }
 }
 
-/// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
-/// underflow for any ratio) and with one division on the dependency chain instead of two.
-///
-/// With s = 2^i m_s and k = 2^j m_k, m in [1, 2), the ratio m_s / m_k in (1/2, 2) is moved into
-/// [sqrt(1/2), sqrt(2)] by a factor 2 on one side; then ln(m_s / m_k) = 2z + z R(z^2) with
-/// z = (m_s - m_k) / (m_s + m_k), |z| <= 0.1716, and fdlibm's R (see [`ln`]). m_s - m_k is exact
-/// (Sterbenz), so near the money (s close to k) the result keeps its relative accuracy, which
-/// `ln(s / k)` loses to the rounding of the quotient.
+/// `ln(s / k)` without forming `s / k`: [`Coeffs::ln_ratio`].
 #[inline(always)]
 pub fn ln_ratio<A: Arith>(s: f64, k: f64) -> f64 {
-    let (ms, es) = mantissa_exponent(s);
-    let (mk, ek) = mantissa_exponent(k);
-    let high = ms > std::f64::consts::SQRT_2 * mk;
-    let low = mk > std::f64::consts::SQRT_2 * ms;
-    let mk = if high { 2.0 * mk } else { mk };
-    let ms = if low { 2.0 * ms } else { ms };
-    let e = es - ek + if high { 1.0 } else { 0.0 } - if low { 1.0 } else { 0.0 };
-    let z = (ms - mk) / (ms + mk);
-    let z2 = z * z;
-    let r = z2 * poly::<A, 7>(&LOG_COEFF, z2);
-    let log_m = A::mla(z, r, 2.0 * z);
-    A::mla(e, LN2_HI, A::mla(e, LN2_LO, log_m))
+    COEFFS.ln_ratio::<A>(s, k)
 }
 
 /// `(m, e)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals included).

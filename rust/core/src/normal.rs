@@ -12,7 +12,7 @@
 
 #![allow(clippy::excessive_precision)] // published constants are kept digit for digit
 
-use crate::fastmath::{exp_neg_half_square, poly, Arith};
+use crate::fastmath::{exp_neg_half_square, poly, Arith, Coeffs, COEFFS};
 
 /// 1/sqrt(2 pi).
 pub const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_677_939_946_059_934_4;
@@ -26,7 +26,7 @@ const ERFCX_K: f64 = 4.0;
 /// h(t) = (y + K) erfcx(y) as a polynomial in t = (y - K)/(y + K), highest power first: the
 /// Chebyshev expansion truncated where every dropped coefficient is below 4e-17, in powers of
 /// t (`tools/erfcx_coefficients.py` computes it with mpmath at 50 digits).
-const ERFCX_T: [f64; 23] = [
+pub(crate) const ERFCX_T: [f64; 23] = [
     1.207_381_659_406_552_568_21e-9,
     2.654_454_508_348_016_921_58e-10,
     -1.527_528_889_990_647_859_65e-8,
@@ -84,9 +84,7 @@ pub const X_CLAMP: f64 = 40.0;
 /// one division, one polynomial.
 #[inline(always)]
 pub fn erfcx<A: Arith>(y: f64) -> f64 {
-    let inv = 1.0 / (y + ERFCX_K);
-    let t = (y - ERFCX_K) * inv;
-    poly::<A, 23>(&ERFCX_T, t) * inv
+    COEFFS.erfcx::<A>(y)
 }
 
 /// The standard normal CDF and PDF at `x`, `(Phi(x), phi(x))`. NaN gives NaN.
@@ -109,14 +107,14 @@ pub fn cdf<A: Arith>(x: f64) -> f64 {
 /// Standard normal PDF.
 #[inline(always)]
 pub fn pdf<A: Arith>(x: f64) -> f64 {
-    exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP)) * FRAC_1_SQRT_2PI
+    COEFFS.pdf::<A>(x)
 }
 
 /// `c exp(-x^2/2) / 2`: the factor two tails share (see [`tail`]). `c phi(x)` is
 /// `g * sqrt(2/pi)`.
 #[inline(always)]
 pub fn half_gauss<A: Arith>(c: f64, x: f64) -> f64 {
-    0.5 * c * exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP))
+    COEFFS.half_gauss::<A>(c, x)
 }
 
 /// `sqrt(2/pi)`: turns a half-Gaussian factor `c exp(-x^2/2)/2` into `c phi(x)`.
@@ -132,7 +130,46 @@ pub const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_355_879_892_119_868_8;
 /// to 1e300.
 #[inline(always)]
 pub fn tail<A: Arith>(u: f64, g: f64) -> f64 {
-    g * erfcx::<A>(u.min(1e10) * std::f64::consts::FRAC_1_SQRT_2)
+    COEFFS.tail::<A>(u, g)
+}
+
+/// K sqrt 2, the centre of the map of [`erfcx`] for an argument scaled by sqrt 2.
+const ERFCX_K_SQRT_2: f64 = ERFCX_K * std::f64::consts::SQRT_2;
+
+/// The normal-distribution functions on explicit coefficient tables (see [`Coeffs`]); the free
+/// functions of this module call them on [`COEFFS`].
+impl Coeffs {
+    /// [`erfcx`].
+    #[inline(always)]
+    pub fn erfcx<A: Arith>(&self, y: f64) -> f64 {
+        let inv = 1.0 / (y + ERFCX_K);
+        let t = (y - ERFCX_K) * inv;
+        poly::<A, 23>(&self.erfcx, t) * inv
+    }
+
+    /// [`tail`].
+    #[inline(always)]
+    pub fn tail<A: Arith>(&self, u: f64, g: f64) -> f64 {
+        // erfcx(u/sqrt 2) = sqrt 2 h(t) / (u + K sqrt 2) with t = (u - K sqrt 2)/(u + K sqrt 2):
+        // the map of `erfcx` written in u, so the scaling of u leaves the dependency chain (the
+        // factor sqrt 2 goes onto g, which two tails share).
+        let u = u.min(1e10);
+        let inv = 1.0 / (u + ERFCX_K_SQRT_2);
+        let t = (u - ERFCX_K_SQRT_2) * inv;
+        (g * std::f64::consts::SQRT_2) * (poly::<A, 23>(&self.erfcx, t) * inv)
+    }
+
+    /// [`half_gauss`].
+    #[inline(always)]
+    pub fn half_gauss<A: Arith>(&self, c: f64, x: f64) -> f64 {
+        0.5 * c * self.exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP))
+    }
+
+    /// [`pdf`].
+    #[inline(always)]
+    pub fn pdf<A: Arith>(&self, x: f64) -> f64 {
+        self.exp_neg_half_square::<A>(x.clamp(-X_CLAMP, X_CLAMP)) * FRAC_1_SQRT_2PI
+    }
 }
 
 // M. J. Wichura, "Algorithm AS 241: The percentage points of the normal distribution", Applied
