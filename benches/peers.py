@@ -20,9 +20,14 @@ for these implementations:
   exists); the timing code is the same in both processes.
 
 Each vectorised task is run once to warm up, then ``--repeat`` times; the best time is reported
-as options per second. Outputs are converted to strikegrid's raw conventions (vega per 1.00 of
-vol, theta = -dV/dT per year, rho per 1.00 of rate) and compared with strikegrid's: max absolute
-and max relative difference. A peer that is missing or fails is reported as skipped with the
+as options per second. The in-process implementations are timed in rounds, one call of each
+per round, so that every implementation's calls spread over the same stretch of wall time: on a
+shared machine a burst of load from elsewhere then slows a call of each rather than all the
+calls of whichever happened to be timed at that moment (strikegrid's seven calls last 60 ms,
+numpy's half a second). py_vollib_vectorized, in its own interpreter, is timed after them.
+Outputs are converted to strikegrid's raw conventions (vega per 1.00 of vol, theta = -dV/dT per
+year, rho per 1.00 of rate) and compared with strikegrid's: max absolute and max relative
+difference. A peer that is missing or fails is reported as skipped with the
 reason, and the run goes on.
 
 Usage::
@@ -443,17 +448,6 @@ class ImplRun:
     scalar_error: str | None = None
 
 
-def best_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    """One warm-up call, then the best wall time of ``repeat`` calls, and the last result."""
-    out = fn()
-    best = math.inf
-    for _ in range(max(repeat, 1)):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
-
-
 def scalar_time_us(fn: Callable[[], Any], repeat: int) -> float:
     """Best per-call time in microseconds (timeit, autoranged loops, best of >= 5 repeats)."""
     timer = timeit.Timer(fn)
@@ -461,30 +455,75 @@ def scalar_time_us(fn: Callable[[], Any], repeat: int) -> float:
     return min(timer.repeat(repeat=max(repeat, 5), number=number)) / number * 1e6
 
 
-def measure(impl: Impl, repeat: int) -> ImplRun:
-    """Time every task ``impl`` offers and convert its outputs (conversion is not timed)."""
-    run = ImplRun(impl.name, impl.version, impl.notes, impl.alt_refs, impl.skipped)
-    if impl.skipped:
-        return run
-    jobs: list[tuple[str, Callable[[], Any] | None, Callable[[Any], Outputs]]] = [
+def _task_jobs(impl: Impl) -> list[tuple[str, Callable[[], Any] | None, Callable[[Any], Outputs]]]:
+    """The vectorised tasks of ``impl``: name, the call, the conversion of its output."""
+    return [
         ("price", impl.price, lambda out: {"price": np.asarray(impl.to_price(out), np.float64)}),
         ("greeks", impl.greeks, impl.to_greeks),
     ]
-    for task, fn, convert in jobs:
-        if fn is None:
-            run.tasks[task] = Measured(error="not offered")
-            continue
-        try:
-            seconds, out = best_time(fn, repeat)
-            run.tasks[task] = Measured(seconds=seconds, outputs=convert(out))
-        except Exception as exc:
-            run.tasks[task] = Measured(error=_error_text(exc))
+
+
+def _time_scalar(impl: Impl, run: ImplRun, repeat: int) -> None:
+    """The single-option timing of ``impl`` into ``run``."""
     if impl.scalar is not None:
         try:
             run.scalar_us = scalar_time_us(impl.scalar, repeat)
         except Exception as exc:
             run.scalar_error = _error_text(exc)
-    return run
+
+
+def measure(impl: Impl, repeat: int) -> ImplRun:
+    """Time every task ``impl`` offers and convert its outputs (conversion is not timed)."""
+    return measure_interleaved([impl], repeat)[0]
+
+
+def measure_interleaved(impls: list[Impl], repeat: int) -> list[ImplRun]:
+    """Time the tasks of several implementations in rounds of one call each.
+
+    Per task: one warm-up call of each implementation, then ``repeat`` rounds in which each
+    calls once; an implementation's best call is its time. An implementation that raises is
+    dropped from that task with the error. Outputs are converted after the rounds.
+    """
+    runs = [ImplRun(i.name, i.version, i.notes, i.alt_refs, i.skipped) for i in impls]
+    live = [(impl, run) for impl, run in zip(impls, runs) if not impl.skipped]
+    for task, _, _ in _task_jobs(Impl("")):
+        entrants: list[tuple[ImplRun, Callable[[], Any], Callable[[Any], Outputs]]] = []
+        for impl, run in live:
+            _, fn, convert = next(j for j in _task_jobs(impl) if j[0] == task)
+            if fn is None:
+                run.tasks[task] = Measured(error="not offered")
+            else:
+                entrants.append((run, fn, convert))
+        best: dict[str, float] = {}
+        last: dict[str, Any] = {}
+        failed: dict[str, str] = {}
+        for round_no in range(max(repeat, 1) + 1):  # round 0 is the warm-up
+            for run, fn, _ in entrants:
+                if run.name in failed:
+                    continue
+                try:
+                    t0 = time.perf_counter()
+                    out = fn()
+                    seconds = time.perf_counter() - t0
+                except Exception as exc:
+                    failed[run.name] = _error_text(exc)
+                    last.pop(run.name, None)
+                    continue
+                last[run.name] = out
+                if round_no > 0:
+                    best[run.name] = min(best.get(run.name, math.inf), seconds)
+        for run, _, convert in entrants:
+            if run.name in failed:
+                run.tasks[task] = Measured(error=failed[run.name])
+                continue
+            try:
+                run.tasks[task] = Measured(seconds=best[run.name], outputs=convert(last[run.name]))
+            except Exception as exc:
+                run.tasks[task] = Measured(error=_error_text(exc))
+        last.clear()
+    for impl, run in live:
+        _time_scalar(impl, run, repeat)
+    return runs
 
 
 def measure_in_subprocess(python: str, inp: Inputs, repeat: int) -> ImplRun:
@@ -776,7 +815,8 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  {name}: skipped ({reason})")
     print()
     print(
-        f"summary: n={n:,}, best of {meta['repeat']} after 1 warm-up, seed {meta['seed']};"
+        f"summary: n={n:,}, best of {meta['repeat']} after 1 warm-up (in-process implementations"
+        f" interleaved call by call), seed {meta['seed']};"
         f" Python {meta['python']}, numpy {meta['numpy']}, {meta['cpu_count']} CPUs;"
         f" diffs vs {meta['reference']}, rel = |a-b|/max(|a|,|b|) where > {meta['rel_floor']:g}"
     )
@@ -872,12 +912,13 @@ def main(argv: list[str] | None = None) -> int:
         ("numpy+scipy", build_numpy),
         ("pyvolr", build_pyvolr),
     ]
-    for name, builder in builders:
-        if name in skip:
-            runs.append(ImplRun(name, "", [], {}, skipped="--skip"))
-            continue
-        print(f"  timing {name} ...", flush=True)
-        runs.append(measure(builder(inp), args.repeat))
+    impls = [
+        builder(inp) if name not in skip else Impl(name, skipped="--skip")
+        for name, builder in builders
+    ]
+    names = ", ".join(i.name for i in impls if not i.skipped)
+    print(f"  timing {names}, interleaved ...", flush=True)
+    runs.extend(measure_interleaved(impls, args.repeat))
     if PVV in skip:
         runs.append(ImplRun(PVV, "", [], {}, skipped="--skip"))
     else:
