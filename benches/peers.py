@@ -448,11 +448,24 @@ class ImplRun:
     scalar_error: str | None = None
 
 
-def scalar_time_us(fn: Callable[[], Any], repeat: int) -> float:
-    """Best per-call time in microseconds (timeit, autoranged loops, best of >= 5 repeats)."""
-    timer = timeit.Timer(fn)
-    number, _ = timer.autorange()
-    return min(timer.repeat(repeat=max(repeat, 5), number=number)) / number * 1e6
+def scalar_times_us(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, float | str]:
+    """Best per-call time in microseconds of each single-option call (timeit loops autoranged to
+    0.2 s each, best of >= 5 rounds, the calls interleaved round by round as the vectorised
+    tasks are); a call that raises gets its error text instead."""
+    timers: dict[str, tuple[timeit.Timer, int]] = {}
+    result: dict[str, float | str] = {}
+    for name, fn in fns.items():
+        try:
+            timer = timeit.Timer(fn)
+            timers[name] = (timer, timer.autorange()[0])
+        except Exception as exc:
+            result[name] = _error_text(exc)
+    best = dict.fromkeys(timers, math.inf)
+    for _ in range(max(repeat, 5)):
+        for name, (timer, number) in timers.items():
+            best[name] = min(best[name], timer.timeit(number) / number * 1e6)
+    result.update(best)
+    return result
 
 
 def _task_jobs(impl: Impl) -> list[tuple[str, Callable[[], Any] | None, Callable[[Any], Outputs]]]:
@@ -461,15 +474,6 @@ def _task_jobs(impl: Impl) -> list[tuple[str, Callable[[], Any] | None, Callable
         ("price", impl.price, lambda out: {"price": np.asarray(impl.to_price(out), np.float64)}),
         ("greeks", impl.greeks, impl.to_greeks),
     ]
-
-
-def _time_scalar(impl: Impl, run: ImplRun, repeat: int) -> None:
-    """The single-option timing of ``impl`` into ``run``."""
-    if impl.scalar is not None:
-        try:
-            run.scalar_us = scalar_time_us(impl.scalar, repeat)
-        except Exception as exc:
-            run.scalar_error = _error_text(exc)
 
 
 def measure(impl: Impl, repeat: int) -> ImplRun:
@@ -521,8 +525,13 @@ def measure_interleaved(impls: list[Impl], repeat: int) -> list[ImplRun]:
             except Exception as exc:
                 run.tasks[task] = Measured(error=_error_text(exc))
         last.clear()
-    for impl, run in live:
-        _time_scalar(impl, run, repeat)
+    scalars = {impl.name: impl.scalar for impl, _ in live if impl.scalar is not None}
+    for name, value in scalar_times_us(scalars, repeat).items():
+        run = next(r for r in runs if r.name == name)
+        if isinstance(value, str):
+            run.scalar_error = value
+        else:
+            run.scalar_us = value
     return runs
 
 
