@@ -468,12 +468,11 @@ def scalar_times_us(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str,
     return result
 
 
-def _task_jobs(impl: Impl) -> list[tuple[str, Callable[[], Any] | None, Callable[[Any], Outputs]]]:
-    """The vectorised tasks of ``impl``: name, the call, the conversion of its output."""
-    return [
-        ("price", impl.price, lambda out: {"price": np.asarray(impl.to_price(out), np.float64)}),
-        ("greeks", impl.greeks, impl.to_greeks),
-    ]
+def _task_job(impl: Impl, task: str) -> tuple[Callable[[], Any] | None, Callable[[Any], Outputs]]:
+    """The call of ``impl`` for ``task`` (None if not offered) and the conversion of its output."""
+    if task == "price":
+        return impl.price, lambda out: {"price": np.asarray(impl.to_price(out), np.float64)}
+    return impl.greeks, impl.to_greeks
 
 
 def measure(impl: Impl, repeat: int) -> ImplRun:
@@ -490,10 +489,10 @@ def measure_interleaved(impls: list[Impl], repeat: int) -> list[ImplRun]:
     """
     runs = [ImplRun(i.name, i.version, i.notes, i.alt_refs, i.skipped) for i in impls]
     live = [(impl, run) for impl, run in zip(impls, runs) if not impl.skipped]
-    for task, _, _ in _task_jobs(Impl("")):
+    for task in TASKS:
         entrants: list[tuple[ImplRun, Callable[[], Any], Callable[[Any], Outputs]]] = []
         for impl, run in live:
-            _, fn, convert = next(j for j in _task_jobs(impl) if j[0] == task)
+            fn, convert = _task_job(impl, task)
             if fn is None:
                 run.tasks[task] = Measured(error="not offered")
             else:
@@ -525,9 +524,11 @@ def measure_interleaved(impls: list[Impl], repeat: int) -> list[ImplRun]:
             except Exception as exc:
                 run.tasks[task] = Measured(error=_error_text(exc))
         last.clear()
-    scalars = {impl.name: impl.scalar for impl, _ in live if impl.scalar is not None}
-    for name, value in scalar_times_us(scalars, repeat).items():
-        run = next(r for r in runs if r.name == name)
+    scalars = scalar_times_us(
+        {impl.name: impl.scalar for impl, _ in live if impl.scalar is not None}, repeat
+    )
+    for impl, run in live:
+        value = scalars.get(impl.name)
         if isinstance(value, str):
             run.scalar_error = value
         else:

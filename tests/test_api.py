@@ -286,10 +286,10 @@ def test_kind_arrays(kinds: object) -> None:
     assert g["delta"][0] > 0 > g["delta"][1]
 
 
-@pytest.mark.parametrize("n", [1, 3, 255, 257, 20_003])
+@pytest.mark.parametrize("n", [1, 3, 191, 193, 255, 257, 20_003])
 def test_bool_kinds_equal_float_kinds(n: int) -> None:
-    # Bool kinds are converted tile by tile (with AVX2 where available): every length, and a
-    # strided view, must give exactly the +1/-1 result.
+    # Bool kinds are converted tile by tile (192 options; with AVX2 where available): every
+    # length, and a strided view, must give exactly the +1/-1 result.
     rng = np.random.default_rng(n)
     is_call = rng.random(2 * n) < 0.5
     strike = rng.uniform(50, 150, n)

@@ -36,13 +36,7 @@ fn premium<A: Arith>(phi: f64, s: f64, k: f64, sd: f64, d: f64, dfr: f64) -> f64
 #[inline(always)]
 pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) -> usize {
     let n = tile.len();
-    let (kind, s, k, t) = (
-        &tile.kind[..n],
-        &tile.spot[..n],
-        &tile.strike[..n],
-        &tile.expiry[..n],
-    );
-    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+    let [kind, s, k, t, v, r, q] = tile.columns();
     let out = &mut out[..n];
     let mut invalid = 0u64;
     for i in 0..n {
@@ -65,13 +59,7 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(
     scratch: &mut Scratch<CAP>,
 ) -> usize {
     let n = tile.len();
-    let (kind, s, k, t) = (
-        &tile.kind[..n],
-        &tile.spot[..n],
-        &tile.strike[..n],
-        &tile.expiry[..n],
-    );
-    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+    let [kind, s, k, t, v, r, q] = tile.columns();
 
     let [sqrt_t, sd, d, dfr, big_n, small_n, value, ..] = &mut scratch.bufs;
     let (sqrt_t, sd, d, dfr) = (&mut sqrt_t[..n], &mut sd[..n], &mut d[..n], &mut dfr[..n]);

@@ -58,8 +58,6 @@ pub(crate) fn nz(n: f64, w: f64) -> f64 {
 struct Setup {
     sqrt_t: f64,
     sd: f64,
-    /// 1 / sd, formed beside the logarithm (off its dependency chain).
-    inv_sd: f64,
     dfr: f64,
     /// e^(-qT) for bsm, e^(-rT) for the forward models: delta's discount factor.
     dfq: f64,
@@ -82,7 +80,7 @@ fn discount<A: Arith, const SMALL: bool>(c: &Coeffs, x: f64) -> f64 {
 }
 
 /// Whether every discount exponent r T and q T of a tile is small enough for
-/// [`exp_small`] (true for any realistic rates and expiries).
+/// [`Coeffs::exp_small`] (true for any realistic rates and expiries).
 #[inline(always)]
 fn small_discounts(t: &[f64], r: &[f64], q: &[f64]) -> bool {
     let n = t.len();
@@ -118,13 +116,11 @@ fn setup<A: Arith, const M: u8, const SMALL: bool>(
         BLACK76 => (ln_sk, s * dfr, k * dfr, dfr),
         _ => (ln_sk, dfr, dfr * (k / s), dfr),
     };
-    let inv_sd = 1.0 / sd;
     let d1 = A::mla(0.5, sd, x / sd);
     let d2 = d1 - sd;
     Setup {
         sqrt_t,
         sd,
-        inv_sd,
         dfr,
         dfq,
         a,
@@ -181,10 +177,10 @@ fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
 /// The premium of an out-of-the-money option whose two tails nearly cancel (short expiry and
 /// low vol far from the money): `G (erfcx(y_lo) - erfcx(y_hi))` formed as an
 /// integral, so it keeps full relative accuracy (see `normal::tail_difference`).
-#[inline(always)]
 /// In the money, it is the out-of-the-money premium of the other kind plus the discounted
 /// forward intrinsic value `phi (a - b) = phi b (e^x - 1)`, formed with `expm1` (scalar code:
 /// this is the rare fix-up path).
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x: f64) -> f64 {
     let (u1, u2) = (-phi * d1, -phi * d2);
@@ -202,7 +198,7 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 /// The set-up pass of [`price_tile`] and [`greeks_tile`]: for each option `$i` of `$tile`,
 /// its [`Setup`] `$u` handed to `$store`, and, as the value, the number of options outside the
 /// model's domain, counted from the same loads (their outputs are meaningless; the caller marks
-/// them). The discount factors take [`exp_small`] when the whole tile allows it, one loop
+/// them). The discount factors take [`Coeffs::exp_small`] when the whole tile allows it, one loop
 /// instance per form. A macro rather than a function taking a closure, so that each kernel's
 /// loop compiles exactly as if written out (a shared function measurably slowed the greeks).
 macro_rules! setup_pass {
@@ -210,13 +206,7 @@ macro_rules! setup_pass {
         let tile: &Tile = $tile;
         let c: &Coeffs = $c;
         let n = tile.len();
-        let (kind, s, k, t) = (
-            &tile.kind[..n],
-            &tile.spot[..n],
-            &tile.strike[..n],
-            &tile.expiry[..n],
-        );
-        let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+        let [kind, s, k, t, v, r, q] = tile.columns();
         let mut invalid = 0u64;
         macro_rules! one_form {
             ($small:literal) => {
@@ -321,13 +311,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
 ) -> usize {
     let n = tile.len();
     let c = &Coeffs::opaque();
-    let (kind, s, k, t) = (
-        &tile.kind[..n],
-        &tile.spot[..n],
-        &tile.strike[..n],
-        &tile.expiry[..n],
-    );
-    let (v, r, q) = (&tile.vol[..n], &tile.rate[..n], &tile.div[..n]);
+    let [kind, s, k, t, v, r, q] = tile.columns();
     let [sqrt_t, inv_sd, dfr, dfq, a, b, d1, d2, big_n1, n1, big_n2, n2, value_buf, xs, sd, flags] =
         &mut scratch.bufs;
     let (sqrt_t, inv_sd, dfr, dfq) = (
@@ -373,7 +357,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     let invalid = setup_pass!(A, M, c, tile, |i, u| {
         (sqrt_t[i], dfr[i], dfq[i]) = (u.sqrt_t, u.dfr, u.dfq);
         (a[i], b[i], d1[i], d2[i], xs[i], sd[i]) = (u.a, u.b, u.d1, u.d2, u.x, u.sd);
-        inv_sd[i] = u.inv_sd;
+        inv_sd[i] = 1.0 / u.sd;
     });
     if cdf_needed {
         for i in 0..n {

@@ -142,8 +142,15 @@ impl Coeffs {
     /// [`erfcx`].
     #[inline(always)]
     pub fn erfcx<A: Arith>(&self, y: f64) -> f64 {
-        let inv = 1.0 / (y + ERFCX_K);
-        let t = (y - ERFCX_K) * inv;
+        self.erfcx_mapped::<A>(y, ERFCX_K)
+    }
+
+    /// `h(t) / (z + centre)` with t = (z - centre)/(z + centre): erfcx(y) for z = y and
+    /// centre K; sqrt(1/2) erfcx(u/sqrt 2) for z = u and centre K sqrt 2 (the same t).
+    #[inline(always)]
+    fn erfcx_mapped<A: Arith>(&self, z: f64, centre: f64) -> f64 {
+        let inv = 1.0 / (z + centre);
+        let t = (z - centre) * inv;
         poly::<A, 23>(&self.erfcx, t) * inv
     }
 
@@ -153,10 +160,7 @@ impl Coeffs {
         // erfcx(u/sqrt 2) = sqrt 2 h(t) / (u + K sqrt 2) with t = (u - K sqrt 2)/(u + K sqrt 2):
         // the map of `erfcx` written in u, so the scaling of u leaves the dependency chain (the
         // factor sqrt 2 goes onto g, which two tails share).
-        let u = u.min(1e10);
-        let inv = 1.0 / (u + ERFCX_K_SQRT_2);
-        let t = (u - ERFCX_K_SQRT_2) * inv;
-        (g * std::f64::consts::SQRT_2) * (poly::<A, 23>(&self.erfcx, t) * inv)
+        (g * std::f64::consts::SQRT_2) * self.erfcx_mapped::<A>(u.min(1e10), ERFCX_K_SQRT_2)
     }
 
     /// [`half_gauss`].

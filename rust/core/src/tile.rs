@@ -75,6 +75,22 @@ impl<'a> Tile<'a> {
         }
     }
 
+    /// The seven argument slices in public order (kind, spot, strike, expiry, vol, rate, div),
+    /// each cut to [`Tile::len`] so that a kernel's loop over `0..len` needs no bounds checks.
+    #[inline(always)]
+    pub fn columns(&self) -> [&'a [f64]; 7] {
+        let n = self.len();
+        [
+            &self.kind[..n],
+            &self.spot[..n],
+            &self.strike[..n],
+            &self.expiry[..n],
+            &self.vol[..n],
+            &self.rate[..n],
+            &self.div[..n],
+        ]
+    }
+
     /// Number of options.
     pub fn len(&self) -> usize {
         self.kind.len()

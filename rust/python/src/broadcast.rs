@@ -43,9 +43,9 @@ impl Element for bool {
     }
 }
 
-/// `dst[i] = +1.0` where `src[i]` (a call), else `-1.0`: with AVX2 where the CPU has it (this
-/// conversion runs for every tile of a bool `kind`; the baseline build converts one byte at a
-/// time).
+/// `dst[i] = +1.0` where `src[i]` (a call), else `-1.0`: with AVX2 when the kernels run with it
+/// (`dispatch::isa`; this conversion runs for every tile of a bool `kind`, and the baseline
+/// build converts one byte at a time).
 fn kinds_from_bools(src: &[bool], dst: &mut [f64]) {
     #[inline(always)]
     fn convert(src: &[bool], dst: &mut [f64]) {
@@ -59,8 +59,8 @@ fn kinds_from_bools(src: &[bool], dst: &mut [f64]) {
         unsafe fn avx2(src: &[bool], dst: &mut [f64]) {
             convert(src, dst)
         }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
+        if strikegrid_core::dispatch::isa() >= strikegrid_core::dispatch::Isa::Avx2Fma {
+            // SAFETY: `isa()` only reports a level whose features the CPU has.
             return unsafe { avx2(src, dst) };
         }
     }

@@ -32,6 +32,16 @@ struct Pool {
     held: usize,
 }
 
+impl Pool {
+    /// Frees the oldest buffers until at most `bound` bytes are held.
+    fn evict_to(&mut self, bound: usize) {
+        while self.held > bound && !self.free.is_empty() {
+            let old = self.free.remove(0);
+            self.held -= bytes(&old);
+        }
+    }
+}
+
 static POOL: Mutex<Pool> = Mutex::new(Pool {
     free: Vec::new(),
     held: 0,
@@ -92,10 +102,7 @@ fn give_back(v: Vec<f64>) {
     let Ok(mut pool) = POOL.try_lock() else {
         return;
     };
-    while pool.held + size > cap && !pool.free.is_empty() {
-        let old = pool.free.remove(0);
-        pool.held -= bytes(&old);
-    }
+    pool.evict_to(cap - size);
     pool.held += size;
     pool.free.push(v);
 }
@@ -141,10 +148,7 @@ pub fn buffer_pool(limit_bytes: Option<usize>) -> (usize, usize, usize) {
     if let Some(l) = limit_bytes {
         LIMIT.store(l.min(usize::MAX - 1), Ordering::Relaxed);
         if let Ok(mut pool) = POOL.lock() {
-            while pool.held > l && !pool.free.is_empty() {
-                let old = pool.free.remove(0);
-                pool.held -= bytes(&old);
-            }
+            pool.evict_to(l);
         }
     }
     let (held, count) = POOL
