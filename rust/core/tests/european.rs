@@ -205,13 +205,17 @@ fn large_parallel_call_matches_scalar_calls() {
 fn fine_premiums_anywhere_in_a_tile_match_scalar_calls() {
     let n = 4 * 192 + 37;
     let mut fine = vec![false; n];
-    for i in [0, 1, 15, 16, 17, 31, 100, 190, 191, 192, 193, 383, 384, 600, n - 1] {
+    // First and last of the call, both sides of the fix-up's blocks of 16 and of tiles of 192.
+    let at = [0, 1, 15, 16, 17, 31, 100, 190, 191, 192, 193, 383, 384, 600];
+    for i in at.into_iter().chain([n - 1]) {
         fine[i] = true;
     }
     for f in &mut fine[2 * 192..3 * 192] {
         *f = true;
     }
-    let kind: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    let kind: Vec<f64> = (0..n)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
     let s = vec![100.0; n];
     // Fine: strike 1.5% out of the money at vol 5% for a day and a half (4.7 standard
     // deviations out, a gap of 1/1500 of it); ordinary: 10% out at vol 20% for half a year.
@@ -226,7 +230,11 @@ fn fine_premiums_anywhere_in_a_tile_match_scalar_calls() {
     let r = vec![0.03; n];
     let q = vec![0.01; n];
     for model in [Model::Bsm, Model::Black76, Model::Inverse] {
-        let q = if model == Model::Bsm { q.clone() } else { vec![0.0; n] };
+        let q = if model == Model::Bsm {
+            q.clone()
+        } else {
+            vec![0.0; n]
+        };
         let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
         let mut out = vec![0.0; n];
         evaluate(
