@@ -163,7 +163,7 @@ multiversion! {
 }
 
 /// A thread's working memory for [`run_range`]: tile buffers of constant or copied arguments,
-/// validity marks and the kernels' scratch arrays (36 KB). Kept between chunks and calls, so
+/// validity marks and the kernels' scratch arrays (35 KB). Kept between chunks and calls, so
 /// that a chunk neither allocates nor zeroes it (zeroing a fresh one per chunk of 3072 options
 /// measured about 1% of a price call). Every part is written before it is read.
 struct Workspace {
