@@ -52,7 +52,8 @@ piece!(p_fma, |i, a, b| a.mul_add(b, 1.0));
 
 #[target_feature(enable = "avx2,fma")]
 // The kernels' count of invalid options is returned and consumed (`black_box`): a discarded
-// return value lets LLVM delete the validation from the timed code (it did: 1.5 ns an option).
+// return value lets LLVM delete the validation from the timed code (it did; measured on 1M
+// options, the same kernel took 14.0 ns an option without the count and 15.6 ns with it).
 unsafe fn p_price(tile: &Tile, out: &mut [f64], scratch: &mut Scratch<TILE>) -> usize {
     black::price_tile::<Fused, { black::BSM }, TILE>(tile, out, scratch)
 }

@@ -296,11 +296,11 @@ fn refine_premiums<A: Arith>(
     // vectorised test of their bits, and the scan stops after the last one.
     const BLOCK: usize = 16;
     let mut left = count;
-    for (start, block) in (0..n).step_by(BLOCK).zip(flags.chunks(BLOCK)) {
+    for (nth, block) in flags.chunks(BLOCK).enumerate() {
         if block.iter().fold(0u64, |any, f| any | f.to_bits()) == 0 {
             continue;
         }
-        for (i, f) in (start..).zip(block) {
+        for (i, f) in (nth * BLOCK..).zip(block) {
             if *f != 0.0 {
                 out[i] = fine_premium::<A>(kind[i], a[i], b[i], d1[i], d2[i], sd[i], xs[i]);
                 left -= 1;
