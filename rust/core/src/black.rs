@@ -23,7 +23,7 @@ use crate::greeks::{Greek, GreekSet};
 use crate::model::Model;
 use crate::normal::{half_gauss, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
-use crate::validate::is_valid;
+use crate::validate::is_valid_above;
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
 /// the limits of the formulas instead of 0/0.
@@ -69,10 +69,10 @@ struct Setup {
     x: f64,
 }
 
-/// A discount factor `e^x`; `SMALL` when the caller checked |x| <= `EXP_SMALL_MAX`.
+/// A discount factor `e^x`; `FAST` when the caller checked |x| <= `EXP_SMALL_MAX`.
 #[inline(always)]
-fn discount<A: Arith, const SMALL: bool>(c: &Coeffs, x: f64) -> f64 {
-    if SMALL {
+fn discount<A: Arith, const FAST: bool>(c: &Coeffs, x: f64) -> f64 {
+    if FAST {
         c.exp_small::<A>(x)
     } else {
         c.exp::<A>(x)
@@ -95,7 +95,7 @@ fn small_discounts(t: &[f64], r: &[f64], q: &[f64]) -> bool {
 }
 
 #[inline(always)]
-fn setup<A: Arith, const M: u8, const SMALL: bool>(
+fn setup<A: Arith, const M: u8, const FAST: bool>(
     c: &Coeffs,
     s: f64,
     k: f64,
@@ -106,11 +106,15 @@ fn setup<A: Arith, const M: u8, const SMALL: bool>(
 ) -> Setup {
     let sqrt_t = t.sqrt();
     let sd = (v * sqrt_t).max(SD_FLOOR);
-    let dfr = discount::<A, SMALL>(c, -r * t);
-    let ln_sk = c.ln_ratio::<A>(s, k);
+    let dfr = discount::<A, FAST>(c, -r * t);
+    let ln_sk = if FAST {
+        c.ln_ratio_normal::<A>(s, k)
+    } else {
+        c.ln_ratio::<A>(s, k)
+    };
     let (x, a, b, dfq) = match M {
         BSM => {
-            let dfq = discount::<A, SMALL>(c, -q * t);
+            let dfq = discount::<A, FAST>(c, -q * t);
             (A::mla(r - q, t, ln_sk), s * dfq, k * dfr, dfq)
         }
         BLACK76 => (ln_sk, s * dfr, k * dfr, dfr),
@@ -169,7 +173,10 @@ fn tails<A: Arith>(c: &Coeffs, phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f
 /// Whether the out-of-the-money premium of this option needs [`fine_premium`].
 #[inline(always)]
 fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
-    let (u_lo, u_hi) = ((-phi * d1).min(-phi * d2), (-phi * d1).max(-phi * d2));
+    // Plain comparisons, not f64::min/max, whose NaN rule costs two instructions more each
+    // (a NaN here comes from an invalid option, whose output is replaced).
+    let (u1, u2) = (-phi * d1, -phi * d2);
+    let (u_lo, u_hi) = if u1 < u2 { (u1, u2) } else { (u2, u1) };
     const RATIO: f64 = 512.0;
     tails_nearly_equal(u_lo, sd, RATIO) | ((u_hi < 0.0) & tails_nearly_equal(-u_hi, sd, RATIO))
 }
@@ -198,8 +205,8 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 /// The set-up pass of [`price_tile`] and [`greeks_tile`]: for each option `$i` of `$tile`,
 /// its [`Setup`] `$u` handed to `$store`, and, as the value, the number of options outside the
 /// model's domain, counted from the same loads (their outputs are meaningless; the caller marks
-/// them). The discount factors take [`Coeffs::exp_small`] when the whole tile allows it, one loop
-/// instance per form. A macro rather than a function taking a closure, so that each kernel's
+/// them). A tile takes the fast forms of the discount factors and the log-moneyness when the
+/// whole tile allows it (see [`fast_tile`]), one loop instance per form. A macro rather than a function taking a closure, so that each kernel's
 /// loop compiles exactly as if written out (a shared function measurably slowed the greeks).
 macro_rules! setup_pass {
     ($A:ty, $M:expr, $c:expr, $tile:expr, |$i:ident, $u:ident| $store:block) => {{
@@ -207,24 +214,32 @@ macro_rules! setup_pass {
         let c: &Coeffs = $c;
         let n = tile.len();
         let [kind, s, k, t, v, r, q] = tile.columns();
-        let mut invalid = 0u64;
         macro_rules! one_form {
-            ($small:literal) => {
+            ($fast:literal, $min_price:expr) => {{
+                let mut invalid = 0u64;
                 for $i in 0..n {
                     let x = [kind[$i], s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]];
-                    invalid += u64::from(!is_valid(model_of($M), x));
+                    invalid += u64::from(!is_valid_above(model_of($M), x, $min_price));
                     let $u =
-                        setup::<$A, { $M }, $small>(c, s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]);
+                        setup::<$A, { $M }, $fast>(c, s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]);
                     $store
                 }
-            };
+                invalid
+            }};
         }
-        if small_discounts(t, r, q) {
-            one_form!(true)
+        // The fast form needs normal spots and strikes: its count of invalid options includes
+        // subnormal ones, and a tile with any (never in practice, unless invalid options are)
+        // is done again in the general form, which counts the invalid ones alone.
+        let fast_rejects = if small_discounts(t, r, q) {
+            one_form!(true, f64::MIN_POSITIVE)
         } else {
-            one_form!(false)
+            1
+        };
+        if fast_rejects == 0 {
+            0
+        } else {
+            one_form!(false, f64::from_bits(1))
         }
-        invalid
     }};
 }
 

@@ -269,8 +269,21 @@ impl Coeffs {
     /// relative accuracy, which `ln(s / k)` loses to the rounding of the quotient.
     #[inline(always)]
     pub fn ln_ratio<A: Arith>(&self, s: f64, k: f64) -> f64 {
-        let (ms, es) = mantissa_exponent(s);
-        let (mk, ek) = mantissa_exponent(k);
+        self.ln_ratio_impl::<A, false>(s, k)
+    }
+
+    /// [`Coeffs::ln_ratio`] for normal (not subnormal) `s` and `k`, which callers check for a
+    /// whole tile: the same bits, without the subnormal rescaling (17 of the set-up loop's 216
+    /// instructions; 5-10% of a price call).
+    #[inline(always)]
+    pub fn ln_ratio_normal<A: Arith>(&self, s: f64, k: f64) -> f64 {
+        self.ln_ratio_impl::<A, true>(s, k)
+    }
+
+    #[inline(always)]
+    fn ln_ratio_impl<A: Arith, const NORMAL: bool>(&self, s: f64, k: f64) -> f64 {
+        let (ms, es) = mantissa_exponent::<NORMAL>(s);
+        let (mk, ek) = mantissa_exponent::<NORMAL>(k);
         let high = ms > std::f64::consts::SQRT_2 * mk;
         let low = mk > std::f64::consts::SQRT_2 * ms;
         let mk = if high { 2.0 * mk } else { mk };
@@ -371,10 +384,11 @@ pub fn ln_ratio<A: Arith>(s: f64, k: f64) -> f64 {
     COEFFS.ln_ratio::<A>(s, k)
 }
 
-/// `(m, e)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals included).
+/// `(m, e)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals included unless
+/// `NORMAL`, where the caller guarantees a normal x).
 #[inline(always)]
-fn mantissa_exponent(x: f64) -> (f64, f64) {
-    let subnormal = x < f64::MIN_POSITIVE;
+fn mantissa_exponent<const NORMAL: bool>(x: f64) -> (f64, f64) {
+    let subnormal = !NORMAL && x < f64::MIN_POSITIVE;
     let xs = if subnormal {
         x * 18_014_398_509_481_984.0 // 2^54
     } else {

@@ -304,7 +304,10 @@ fn neg_erfcx_slope<A: Arith>(y: f64) -> f64 {
 /// stay vectorised.
 #[inline(always)]
 pub fn tails_nearly_equal(u_lo: f64, gap: f64, ratio: f64) -> bool {
-    (u_lo + gap >= 0.0) & (ratio * gap < u_lo.abs().max(1.0)) & (u_lo < 38.0)
+    let m = u_lo.abs();
+    // `m.max(1.0)` without f64::max's NaN rule (a NaN u_lo fails `u_lo < 38` anyway).
+    let scale = if m > 1.0 { m } else { 1.0 };
+    (u_lo + gap >= 0.0) & (ratio * gap < scale) & (u_lo < 38.0)
 }
 
 /// `g (erfcx(y_lo) - erfcx(y_hi))`, y = u/sqrt 2, u_hi = u_lo + gap: the difference

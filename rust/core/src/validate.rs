@@ -8,6 +8,15 @@ use crate::tile::{Arg, Tile};
 /// `x` holds kind, spot, strike, expiry, vol, rate, div (public order, as [`describe`]).
 #[inline(always)]
 pub fn is_valid(model: Model, x: [f64; 7]) -> bool {
+    // s > 0 is s >= the smallest subnormal.
+    is_valid_above(model, x, f64::from_bits(1))
+}
+
+/// [`is_valid`], with spot and strike (where the model needs them positive) required to be at
+/// least `min_price` instead of positive: `f64::MIN_POSITIVE` also rules out subnormal ones
+/// at no extra cost, for kernels whose fast form needs normal numbers.
+#[inline(always)]
+pub fn is_valid_above(model: Model, x: [f64; 7], min_price: f64) -> bool {
     let [kind, s, k, t, v, r, q] = x;
     let kind_ok = (kind == 1.0) | (kind == -1.0);
     let finite = s.is_finite()
@@ -17,7 +26,7 @@ pub fn is_valid(model: Model, x: [f64; 7]) -> bool {
         & r.is_finite()
         & q.is_finite();
     let prices_ok = if model.needs_positive_prices() {
-        (s > 0.0) & (k > 0.0)
+        (s >= min_price) & (k >= min_price)
     } else {
         true
     };

@@ -253,6 +253,83 @@ fn fine_premiums_anywhere_in_a_tile_match_scalar_calls() {
     }
 }
 
+/// The set-up has a fast form for tiles whose discount exponents are small and whose spots
+/// and strikes are normal numbers, and a general form for the others; both give the same bits,
+/// so an option's price and greeks do not depend on what else its tile holds.
+#[test]
+fn an_option_is_valued_the_same_whatever_its_tile_holds() {
+    let n = 6 * 192;
+    let kind: Vec<f64> = (0..n)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    let mut s = vec![100.0; n];
+    let mut k: Vec<f64> = (0..n).map(|i| 80.0 + (i % 41) as f64).collect();
+    let t: Vec<f64> = (0..n).map(|i| 0.1 + (i % 7) as f64 * 0.2).collect();
+    let mut v: Vec<f64> = (0..n).map(|i| 0.1 + (i % 5) as f64 * 0.1).collect();
+    let mut r = vec![0.03; n];
+    let q_bsm = vec![0.01; n];
+    // One option per tile (tile 0 has none) sends its tile to the general form, or is invalid.
+    s[192 + 77] = 1e-310; // subnormal spot
+    k[2 * 192 + 5] = 3e-320; // subnormal strike
+    let both = 3 * 192 + 191; // spot and strike subnormal, near the money
+    (s[both], k[both]) = (2.0e-309, 1.9e-309);
+    r[4 * 192] = 2.0; // r T beyond the fast exponential's range
+    v[5 * 192 + 100] = f64::NAN; // invalid: NaN with errors = "nan"
+    let invalid = 5 * 192 + 100;
+    for model in [Model::Bsm, Model::Black76, Model::Inverse] {
+        let q = if model == Model::Bsm {
+            q_bsm.clone()
+        } else {
+            vec![0.0; n]
+        };
+        let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
+        let set = GreekSet::standard();
+        let names = set.to_vec();
+        let mut outs = vec![vec![0.0; n]; names.len()];
+        let mut views: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        evaluate(model, set, OnInvalid::Nan, &ops, &mut views).unwrap();
+        let mut prices = vec![0.0; n];
+        evaluate(
+            model,
+            GreekSet::from_iter([Greek::Price]),
+            OnInvalid::Nan,
+            &ops,
+            &mut [prices.as_mut_slice()],
+        )
+        .unwrap();
+        for i in 0..n {
+            let x = [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]];
+            if i == invalid {
+                assert!(prices[i].is_nan() && outs.iter().all(|o| o[i].is_nan()));
+                continue;
+            }
+            let alone = price(model, x);
+            assert_eq!(prices[i].to_bits(), alone.to_bits(), "{model:?} option {i}");
+            if i == both {
+                // Against the same option scaled into normal numbers: premiums are homogeneous
+                // of degree 1 in (spot, strike), 0 for the inverse (coin) premium.
+                let scale = 1e-309;
+                let mut y = x;
+                (y[1], y[2]) = (x[1] / scale, x[2] / scale);
+                let want = price(model, y) * if model == Model::Inverse { 1.0 } else { scale };
+                assert!(
+                    (prices[i] - want).abs() <= 1e-11 * want,
+                    "{model:?}: {:e} against {want:e}",
+                    prices[i]
+                );
+            }
+            for (g, value) in all_greeks(model, x) {
+                let at = names.iter().position(|h| *h == g).unwrap();
+                assert_eq!(
+                    outs[at][i].to_bits(),
+                    value.to_bits(),
+                    "{model:?} option {i} {g:?}"
+                );
+            }
+        }
+    }
+}
+
 fn model_strategy() -> impl Strategy<Value = Model> {
     prop_oneof![
         Just(Model::Bsm),
