@@ -264,10 +264,17 @@ pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
     let invalid = setup_pass!(A, M, c, tile, |i, u| {
         (a[i], b[i], d1[i], d2[i], sd[i], xs[i]) = (u.a, u.b, u.d1, u.d2, u.sd, u.x);
     });
+    // The fix-up flags come from the premium loop's own loads (a separate pass over d1, d2
+    // and sd cost more).
+    let flags = &mut flags[..n];
+    let mut fine_count = 0u64;
     for i in 0..n {
         out[i] = premium::<A>(c, kind[i], a[i], b[i], d1[i], d2[i]);
+        let fine = needs_fine(kind[i], d1[i], d2[i], sd[i]);
+        flags[i] = if fine { 1.0 } else { 0.0 };
+        fine_count += u64::from(fine);
     }
-    refine_premiums::<A>(kind, a, b, d1, d2, sd, xs, flags, out);
+    refine_flagged::<A>(fine_count, kind, a, b, d1, d2, sd, xs, flags, out);
     invalid as usize
 }
 
@@ -304,6 +311,24 @@ fn refine_premiums<A: Arith>(
         flags[i] = if fine { 1.0 } else { 0.0 };
         count += u64::from(fine);
     }
+    refine_flagged::<A>(count, kind, a, b, d1, d2, sd, xs, flags, out);
+}
+
+/// The fix-up proper: `flags` marks (1.0) the `count` options of the tile to recompute.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn refine_flagged<A: Arith>(
+    count: u64,
+    kind: &[f64],
+    a: &[f64],
+    b: &[f64],
+    d1: &[f64],
+    d2: &[f64],
+    sd: &[f64],
+    xs: &[f64],
+    flags: &[f64],
+    out: &mut [f64],
+) {
     if count == 0 {
         return;
     }

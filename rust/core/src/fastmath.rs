@@ -202,13 +202,19 @@ impl Coeffs {
     /// range and overflow to infinity come out right. NaN propagates.
     #[inline(always)]
     pub fn exp_hl<A: Arith>(&self, hi: f64, lo: f64) -> f64 {
-        self.exp_impl::<A, false>(hi, lo)
+        self.exp_impl::<A, false, true>(hi, lo)
     }
 
-    /// [`Coeffs::exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`.
+    /// [`Coeffs::exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`. Without
+    /// `CLAMP`, `hi` must lie in [-1400, 700]: the two-factor scaling below covers 2^n for n
+    /// down to -2044, so exponents that underflow need no clamp then.
     #[inline(always)]
-    fn exp_impl<A: Arith, const LO_IS_ZERO: bool>(&self, hi: f64, lo: f64) -> f64 {
-        let x = hi.clamp(-746.0, 710.0);
+    fn exp_impl<A: Arith, const LO_IS_ZERO: bool, const CLAMP: bool>(
+        &self,
+        hi: f64,
+        lo: f64,
+    ) -> f64 {
+        let x = if CLAMP { hi.clamp(-746.0, 710.0) } else { hi };
         let t = A::mla(x, std::f64::consts::LOG2_E, SHIFTER);
         let n = t - SHIFTER;
         // The integer n sits in the low mantissa bits of t.
@@ -246,17 +252,19 @@ impl Coeffs {
     /// `exp(x)`.
     #[inline(always)]
     pub fn exp<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_impl::<A, true>(x, 0.0)
+        self.exp_impl::<A, true, true>(x, 0.0)
     }
 
     /// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
     /// full relative accuracy far into the tails where `x*x/2` is several hundred.
-    /// Requires |x| <= 1e150 (callers clamp).
+    /// Requires |x| <= 50 (callers clamp to 40): the exponent is then at least -1250, which
+    /// the exponential takes without its own clamp (two instructions fewer in the price
+    /// kernel's tails loop).
     #[inline(always)]
     pub fn exp_neg_half_square<A: Arith>(&self, x: f64) -> f64 {
         let hi = x * x;
         let lo = A::square_err(x, hi);
-        self.exp_hl::<A>(-0.5 * hi, -0.5 * lo)
+        self.exp_impl::<A, false, false>(-0.5 * hi, -0.5 * lo)
     }
 
     /// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
@@ -518,6 +526,25 @@ mod tests {
             let tol = 4.0 + 0.5 * x * x;
             assert!(ulps(got, want) <= tol.max(2.0), "x={x}");
             assert!(ulps(got, alt) <= tol.max(2.0), "x={x}");
+        }
+        // Down to underflow and past it (the exponent takes no clamp up to |x| = 50).
+        for i in 0..=1200 {
+            let x = 37.0 + i as f64 * 0.01;
+            for v in [
+                exp_neg_half_square::<Plain>(x),
+                exp_neg_half_square::<Fused>(-x),
+            ] {
+                let want = (-0.5 * x * x).exp();
+                // libm on the rounded x * x: up to x^2/2 ulps off; subnormals: a few units.
+                let tol = 1e-322 + (4.0 + 0.5 * x * x) * f64::EPSILON * want;
+                assert!(
+                    v >= 0.0 && (v - want).abs() <= tol,
+                    "x={x} got={v:e} want={want:e}"
+                );
+                if x > 38.7 {
+                    assert_eq!(v, 0.0, "x={x}");
+                }
+            }
         }
     }
 
