@@ -138,6 +138,37 @@ fn estrin8<A: Arith, const N: usize>(c: &[f64; N], x: f64, x2: f64, x4: f64, i: 
     }
 }
 
+/// The same polynomial by K-way Horner: p(x) = sum_r x^r P_r(x^K), each P_r by Horner's rule
+/// in y = x^K, the K partial sums combined by Horner's rule in x. Each step is one multiply-add
+/// with the coefficient as its memory operand, where Estrin's pairs cost a register copy and a
+/// load as well: fewer instructions for longer dependency chains (about N/K steps).
+#[inline(always)]
+pub fn horner_k<A: Arith, const N: usize, const K: usize>(c: &[f64; N], x: f64) -> f64 {
+    const { assert!(K >= 1 && K <= 8 && N >= K) };
+    // y = x^K by squarings (and one multiply by x for odd K).
+    let mut y = x;
+    let mut k = 1;
+    while k < K {
+        y *= if k * 2 <= K { y } else { x };
+        k = if k * 2 <= K { k * 2 } else { k + 1 };
+    }
+    let mut acc = [0.0f64; K];
+    for (r, sum) in acc.iter_mut().enumerate() {
+        // Coefficients of x^r, x^(r+K), ...: Horner from the highest.
+        let mut j = r + (N - 1 - r) / K * K;
+        *sum = coeff(c, j);
+        while j >= K {
+            j -= K;
+            *sum = A::mla(*sum, y, coeff(c, j));
+        }
+    }
+    let mut p = acc[K - 1];
+    for sum in acc[..K - 1].iter().rev() {
+        p = A::mla(p, x, *sum);
+    }
+    p
+}
+
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1; // ln 2 with 32 trailing zero bits
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10; // ln 2 - LN2_HI
 const SHIFTER: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: x + SHIFTER rounds x to an integer
@@ -202,14 +233,15 @@ impl Coeffs {
     /// range and overflow to infinity come out right. NaN propagates.
     #[inline(always)]
     pub fn exp_hl<A: Arith>(&self, hi: f64, lo: f64) -> f64 {
-        self.exp_impl::<A, false, true>(hi, lo)
+        self.exp_impl::<A, false, true, true>(hi, lo)
     }
 
     /// [`Coeffs::exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`. Without
     /// `CLAMP`, `hi` must lie in [-1400, 700]: the two-factor scaling below covers 2^n for n
-    /// down to -2044, so exponents that underflow need no clamp then.
+    /// down to -2044, so exponents that underflow need no clamp then. `ESTRIN` chooses the
+    /// polynomial scheme (see [`Coeffs::exp_reduced`]).
     #[inline(always)]
-    fn exp_impl<A: Arith, const LO_IS_ZERO: bool, const CLAMP: bool>(
+    fn exp_impl<A: Arith, const LO_IS_ZERO: bool, const CLAMP: bool, const ESTRIN: bool>(
         &self,
         hi: f64,
         lo: f64,
@@ -222,7 +254,11 @@ impl Coeffs {
         let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x));
         // Skipped when `lo` is a literal 0 (`exp`): `r + 0.0` is not an identity for the compiler.
         let r = if LO_IS_ZERO { r } else { r + lo };
-        let p = self.exp_reduced::<A>(r);
+        let p = if ESTRIN {
+            self.exp_reduced::<A>(r)
+        } else {
+            self.exp_reduced_horner::<A>(r)
+        };
         // 2^n as two normal factors 2^n1 * 2^n2 with n1 = floor(n / 2): valid for n in
         // [-1076, 1025].
         let nb = ni.wrapping_add(2048) as u64; // positive for the clamped range
@@ -234,10 +270,19 @@ impl Coeffs {
     }
 
     /// `exp(r)` for |r| <= ln(2)/2: `1 + (r + r^2 h(r))`, h by Estrin's scheme (see `poly`):
-    /// short dependency chains, so the CPU overlaps the work of neighbouring options.
+    /// short dependency chains, for the Gaussian factor on the price kernel's critical path.
     #[inline(always)]
     fn exp_reduced<A: Arith>(&self, r: f64) -> f64 {
         let h = poly::<A, 10>(&self.exp, r);
+        1.0 + A::mla(r * r, h, r)
+    }
+
+    /// [`Coeffs::exp_reduced`] with h by second-order Horner ([`horner_k`]): fewer
+    /// instructions, for the discount factors, which are off the critical path of the set-up
+    /// loop (measured 3-10% faster price calls than Estrin there).
+    #[inline(always)]
+    fn exp_reduced_horner<A: Arith>(&self, r: f64) -> f64 {
+        let h = horner_k::<A, 10, 2>(&self.exp, r);
         1.0 + A::mla(r * r, h, r)
     }
 
@@ -246,13 +291,13 @@ impl Coeffs {
     /// the work. Discount factors e^(-rT) are such arguments in practice.
     #[inline(always)]
     pub fn exp_small<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_reduced::<A>(x)
+        self.exp_reduced_horner::<A>(x)
     }
 
     /// `exp(x)`.
     #[inline(always)]
     pub fn exp<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_impl::<A, true, true>(x, 0.0)
+        self.exp_impl::<A, true, true, false>(x, 0.0)
     }
 
     /// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
@@ -264,7 +309,7 @@ impl Coeffs {
     pub fn exp_neg_half_square<A: Arith>(&self, x: f64) -> f64 {
         let hi = x * x;
         let lo = A::square_err(x, hi);
-        self.exp_impl::<A, false, false>(-0.5 * hi, -0.5 * lo)
+        self.exp_impl::<A, false, false, true>(-0.5 * hi, -0.5 * lo)
     }
 
     /// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
