@@ -75,7 +75,7 @@ fn discount<A: Arith, const FAST: bool>(c: &Coeffs, x: f64) -> f64 {
     if FAST {
         c.exp_small::<A>(x)
     } else {
-        c.exp::<A>(x)
+        c.exp_discount::<A>(x)
     }
 }
 

@@ -287,7 +287,7 @@ impl Coeffs {
     }
 
     /// `exp(x)` for |x| <= [`EXP_SMALL_MAX`] (callers check the whole tile): bit-identical to
-    /// [`exp`] there, where the reduction leaves x unchanged and the scaling is by 2^0, at half
+    /// [`Coeffs::exp_discount`] there, where the reduction leaves x unchanged and the scaling is by 2^0, at half
     /// the work. Discount factors e^(-rT) are such arguments in practice.
     #[inline(always)]
     pub fn exp_small<A: Arith>(&self, x: f64) -> f64 {
@@ -297,6 +297,13 @@ impl Coeffs {
     /// `exp(x)`.
     #[inline(always)]
     pub fn exp<A: Arith>(&self, x: f64) -> f64 {
+        self.exp_impl::<A, true, true, true>(x, 0.0)
+    }
+
+    /// `exp(x)` for discount factors: [`Coeffs::exp`] with the polynomial of
+    /// [`Coeffs::exp_small`], so that the two give the same bits where both apply.
+    #[inline(always)]
+    pub fn exp_discount<A: Arith>(&self, x: f64) -> f64 {
         self.exp_impl::<A, true, true, false>(x, 0.0)
     }
 
@@ -477,32 +484,37 @@ mod tests {
         let mut seed = 1u64;
         for _ in 0..200_000 {
             let x = -708.0 + 1417.0 * lcg(&mut seed);
-            for v in [exp::<Plain>(x), exp::<Fused>(x)] {
+            for v in [
+                exp::<Plain>(x),
+                exp::<Fused>(x),
+                COEFFS.exp_discount::<Plain>(x),
+                COEFFS.exp_discount::<Fused>(x),
+            ] {
                 assert!(ulps(v, x.exp()) <= 2.0, "x={x} got={v} want={}", x.exp());
             }
         }
     }
 
     #[test]
-    fn exp_small_is_exp_where_it_applies() {
+    fn exp_small_is_exp_discount_where_it_applies() {
         let mut seed = 3u64;
         for _ in 0..200_000 {
             let x = EXP_SMALL_MAX * (2.0 * lcg(&mut seed) - 1.0);
             assert_eq!(
                 exp_small::<Plain>(x).to_bits(),
-                exp::<Plain>(x).to_bits(),
+                COEFFS.exp_discount::<Plain>(x).to_bits(),
                 "x={x}"
             );
             assert_eq!(
                 exp_small::<Fused>(x).to_bits(),
-                exp::<Fused>(x).to_bits(),
+                COEFFS.exp_discount::<Fused>(x).to_bits(),
                 "x={x}"
             );
         }
         for x in [EXP_SMALL_MAX, -EXP_SMALL_MAX, 0.0, -0.0, 1e-300] {
             assert_eq!(
                 exp_small::<Fused>(x).to_bits(),
-                exp::<Fused>(x).to_bits(),
+                COEFFS.exp_discount::<Fused>(x).to_bits(),
                 "x={x}"
             );
         }
