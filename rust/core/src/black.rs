@@ -161,7 +161,8 @@ fn premium<A: Arith>(c: &Coeffs, phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> 
 fn tails<A: Arith>(c: &Coeffs, phi: f64, a: f64, b: f64, d1: f64, d2: f64) -> (f64, f64, f64) {
     let (u1, u2) = (-phi * d1, -phi * d2);
     let (m1, m2) = (u1.abs(), u2.abs());
-    let first = m1 <= m2;
+    // |d| is |u| (phi is +-1), without the multiply on the Gaussian's dependency chain.
+    let first = d1.abs() <= d2.abs();
     let g = c.half_gauss::<A>(if first { a } else { b }, if first { d1 } else { d2 });
     let t1 = c.tail::<A>(m1, g);
     let t2 = c.tail::<A>(m2, g);

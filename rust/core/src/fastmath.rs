@@ -233,21 +233,43 @@ impl Coeffs {
     /// range and overflow to infinity come out right. NaN propagates.
     #[inline(always)]
     pub fn exp_hl<A: Arith>(&self, hi: f64, lo: f64) -> f64 {
-        self.exp_impl::<A, false, true, true>(hi, lo)
+        self.exp_impl::<A, false, true, true, false>(hi, lo)
     }
 
     /// [`Coeffs::exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`. Without
     /// `CLAMP`, `hi` must lie in [-1400, 700]: the two-factor scaling below covers 2^n for n
     /// down to -2044, so exponents that underflow need no clamp then. `ESTRIN` chooses the
-    /// polynomial scheme (see [`Coeffs::exp_reduced`]).
+    /// polynomial scheme (see [`Coeffs::exp_reduced`]). With `NEG_HALF` the argument is
+    /// `-(hi + lo)/2`: the reduction then starts from `hi` itself, one multiply shorter on
+    /// the dependency chain (the same bits: halving is exact).
     #[inline(always)]
-    fn exp_impl<A: Arith, const LO_IS_ZERO: bool, const CLAMP: bool, const ESTRIN: bool>(
+    fn exp_impl<
+        A: Arith,
+        const LO_IS_ZERO: bool,
+        const CLAMP: bool,
+        const ESTRIN: bool,
+        const NEG_HALF: bool,
+    >(
         &self,
         hi: f64,
         lo: f64,
     ) -> f64 {
+        let (src, scale) = if NEG_HALF {
+            (hi, -0.5 * std::f64::consts::LOG2_E)
+        } else {
+            (hi, std::f64::consts::LOG2_E)
+        };
+        let (hi, lo) = if NEG_HALF {
+            (-0.5 * hi, -0.5 * lo)
+        } else {
+            (hi, lo)
+        };
         let x = if CLAMP { hi.clamp(-746.0, 710.0) } else { hi };
-        let t = A::mla(x, std::f64::consts::LOG2_E, SHIFTER);
+        let t = if NEG_HALF && !CLAMP {
+            A::mla(src, scale, SHIFTER)
+        } else {
+            A::mla(x, std::f64::consts::LOG2_E, SHIFTER)
+        };
         let n = t - SHIFTER;
         // The integer n sits in the low mantissa bits of t.
         let ni = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
@@ -287,8 +309,8 @@ impl Coeffs {
     }
 
     /// `exp(x)` for |x| <= [`EXP_SMALL_MAX`] (callers check the whole tile): bit-identical to
-    /// [`Coeffs::exp_discount`] there, where the reduction leaves x unchanged and the scaling is by 2^0, at half
-    /// the work. Discount factors e^(-rT) are such arguments in practice.
+    /// [`Coeffs::exp_discount`] there, where the reduction leaves x unchanged and the scaling
+    /// is by 2^0, at half the work. Discount factors e^(-rT) are such arguments in practice.
     #[inline(always)]
     pub fn exp_small<A: Arith>(&self, x: f64) -> f64 {
         self.exp_reduced_horner::<A>(x)
@@ -297,14 +319,14 @@ impl Coeffs {
     /// `exp(x)`.
     #[inline(always)]
     pub fn exp<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_impl::<A, true, true, true>(x, 0.0)
+        self.exp_impl::<A, true, true, true, false>(x, 0.0)
     }
 
     /// `exp(x)` for discount factors: [`Coeffs::exp`] with the polynomial of
     /// [`Coeffs::exp_small`], so that the two give the same bits where both apply.
     #[inline(always)]
     pub fn exp_discount<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_impl::<A, true, true, false>(x, 0.0)
+        self.exp_impl::<A, true, true, false, false>(x, 0.0)
     }
 
     /// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
@@ -316,7 +338,7 @@ impl Coeffs {
     pub fn exp_neg_half_square<A: Arith>(&self, x: f64) -> f64 {
         let hi = x * x;
         let lo = A::square_err(x, hi);
-        self.exp_impl::<A, false, false, true>(-0.5 * hi, -0.5 * lo)
+        self.exp_impl::<A, false, false, true, true>(hi, lo)
     }
 
     /// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
