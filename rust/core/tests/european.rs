@@ -2,7 +2,7 @@
 //! greeks, expiry-0 limits, published reference values, error reporting.
 
 use proptest::prelude::*;
-use strikegrid_core::european::{evaluate, evaluate_one, price_one, SliceOperands};
+use strikegrid_core::european::{evaluate, evaluate_one, price_one, Operands, SliceOperands};
 use strikegrid_core::{Error, Greek, GreekSet, Model, OnInvalid};
 
 fn price(model: Model, x: [f64; 7]) -> f64 {
@@ -22,6 +22,29 @@ fn price(model: Model, x: [f64; 7]) -> f64 {
 
 fn all_greeks(model: Model, x: [f64; 7]) -> Vec<(Greek, f64)> {
     evaluate_one(model, GreekSet::standard(), OnInvalid::Raise, x).unwrap()
+}
+
+/// The outputs of `set` for every option of `ops`, in the set's canonical order.
+fn outputs<O: Operands>(model: Model, set: GreekSet, policy: OnInvalid, ops: &O) -> Vec<Vec<f64>> {
+    let mut outs = vec![vec![0.0; ops.len()]; set.len()];
+    let mut views: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+    evaluate(model, set, policy, ops, &mut views).unwrap();
+    outs
+}
+
+/// The premiums of every option of `ops`.
+fn prices<O: Operands>(model: Model, policy: OnInvalid, ops: &O) -> Vec<f64> {
+    let set = GreekSet::from_iter([Greek::Price]);
+    outputs(model, set, policy, ops).remove(0)
+}
+
+/// The dividend yields to pass: `q` for bsm, zeros for the forward models (which take none).
+fn div_for(model: Model, q: &[f64]) -> Vec<f64> {
+    if model == Model::Bsm {
+        q.to_vec()
+    } else {
+        vec![0.0; q.len()]
+    }
 }
 
 fn greek(model: Model, x: [f64; 7], g: Greek) -> f64 {
@@ -185,10 +208,7 @@ fn large_parallel_call_matches_scalar_calls() {
     let r = vec![0.03; n];
     let q = vec![0.01; n];
     let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
-    let set = GreekSet::standard();
-    let mut outs: Vec<Vec<f64>> = vec![vec![0.0; n]; 12];
-    let mut sl: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-    evaluate(Model::Bsm, set, OnInvalid::Raise, &ops, &mut sl).unwrap();
+    let outs = outputs(Model::Bsm, GreekSet::standard(), OnInvalid::Raise, &ops);
     for i in (0..n).step_by(997) {
         let one = all_greeks(Model::Bsm, [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]]);
         for (j, (_, val)) in one.iter().enumerate() {
@@ -230,21 +250,9 @@ fn fine_premiums_anywhere_in_a_tile_match_scalar_calls() {
     let r = vec![0.03; n];
     let q = vec![0.01; n];
     for model in [Model::Bsm, Model::Black76, Model::Inverse] {
-        let q = if model == Model::Bsm {
-            q.clone()
-        } else {
-            vec![0.0; n]
-        };
+        let q = div_for(model, &q);
         let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
-        let mut out = vec![0.0; n];
-        evaluate(
-            model,
-            GreekSet::from_iter([Greek::Price]),
-            OnInvalid::Raise,
-            &ops,
-            &mut [out.as_mut_slice()],
-        )
-        .unwrap();
+        let out = prices(model, OnInvalid::Raise, &ops);
         for i in 0..n {
             let alone = price(model, [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]]);
             assert!(alone > 0.0, "{model:?} option {i}: premium {alone}");
@@ -277,30 +285,16 @@ fn an_option_is_valued_the_same_whatever_its_tile_holds() {
     v[5 * 192 + 100] = f64::NAN; // invalid: NaN with errors = "nan"
     let invalid = 5 * 192 + 100;
     for model in [Model::Bsm, Model::Black76, Model::Inverse] {
-        let q = if model == Model::Bsm {
-            q_bsm.clone()
-        } else {
-            vec![0.0; n]
-        };
+        let q = div_for(model, &q_bsm);
         let ops = SliceOperands::new([&kind, &s, &k, &t, &v, &r, &q]).unwrap();
         let set = GreekSet::standard();
         let names = set.to_vec();
-        let mut outs = vec![vec![0.0; n]; names.len()];
-        let mut views: Vec<&mut [f64]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        evaluate(model, set, OnInvalid::Nan, &ops, &mut views).unwrap();
-        let mut prices = vec![0.0; n];
-        evaluate(
-            model,
-            GreekSet::from_iter([Greek::Price]),
-            OnInvalid::Nan,
-            &ops,
-            &mut [prices.as_mut_slice()],
-        )
-        .unwrap();
+        let outs = outputs(model, set, OnInvalid::Nan, &ops);
+        let premiums = prices(model, OnInvalid::Nan, &ops);
         for i in 0..n {
             let x = [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]];
             if i == invalid {
-                assert!(prices[i].is_nan() && outs.iter().all(|o| o[i].is_nan()));
+                assert!(premiums[i].is_nan() && outs.iter().all(|o| o[i].is_nan()));
                 continue;
             }
             // The same bits, or NaN both (a greek of a subnormal spot can be NaN, and the
@@ -308,9 +302,9 @@ fn an_option_is_valued_the_same_whatever_its_tile_holds() {
             let same = |p: f64, q: f64| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan());
             let alone = price(model, x);
             assert!(
-                same(prices[i], alone),
+                same(premiums[i], alone),
                 "{model:?} option {i}: {} {alone}",
-                prices[i]
+                premiums[i]
             );
             if i == both {
                 // Against the same option scaled into normal numbers: premiums are homogeneous
@@ -320,9 +314,9 @@ fn an_option_is_valued_the_same_whatever_its_tile_holds() {
                 (y[1], y[2]) = (x[1] / scale, x[2] / scale);
                 let want = price(model, y) * if model == Model::Inverse { 1.0 } else { scale };
                 assert!(
-                    (prices[i] - want).abs() <= 1e-11 * want,
+                    (premiums[i] - want).abs() <= 1e-11 * want,
                     "{model:?}: {:e} against {want:e}",
-                    prices[i]
+                    premiums[i]
                 );
             }
             for (g, value) in all_greeks(model, x) {
