@@ -320,6 +320,8 @@ fn refine_premiums<A: Arith>(
     if count == 0 {
         return;
     }
+    // The tile's own flags only: past its length lie a longer earlier tile's.
+    let flags = &flags[..out.len()];
     // Even a tile that has some holds few: blocks without one are passed over by a
     // vectorised test of their bits, and the scan stops after the last one.
     const BLOCK: usize = 16;
