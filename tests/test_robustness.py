@@ -75,3 +75,21 @@ def test_nan_policy_never_raises_for_element_problems() -> None:
         for values in out.values():
             arr = np.asarray(values)
             assert np.isfinite(arr[0]) and np.isnan(arr[1:]).all()
+
+
+def test_extreme_valid_inputs_give_finite_greeks() -> None:
+    # Subnormal spots and strikes, discount factors that underflow (r T or q T = 800), huge
+    # prices: valid options whose greeks are all representable, so none may be inf or NaN,
+    # and delta stays within its bounds.
+    spot = np.array([1e-310, 1e-310, 100.0, 100.0, 100.0, 100.0, 1e300, 1.0, 2e-300])
+    strike = np.array([103.0, 103.0, 1e-310, 103.0, 103.0, 103.0, 1.0, 1e300, 1.9e-300])
+    expiry = np.array([0.9, 0.9, 0.9, 100.0, 100.0, 100.0, 0.9, 0.9, 0.5])
+    rate = np.array([0.03, 0.03, 0.03, 8.0, 0.03, 8.0, 0.03, 0.03, 0.03])
+    div = np.array([0.01, 0.01, 0.01, 0.01, 8.0, 8.0, 0.01, 0.01, 0.01])
+    for model in ["bsm", "black76"]:
+        for kind in ["call", "put"]:
+            q = div if model == "bsm" else 0.0
+            out = sg.greeks(kind, spot, strike, expiry, 0.3, rate, q, model=model)
+            for name, values in out.items():
+                assert np.isfinite(values).all(), (model, kind, name, values)
+            assert (np.abs(out["delta"]) <= 1.0).all()

@@ -120,7 +120,8 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(
     if let Some(o) = slot(outs, Greek::Theta) {
         let o = &mut o[..n];
         for i in 0..n {
-            o[i] = r[i] * value[i] - nz(small_n[i], dfr[i] * v[i] * v[i] / (2.0 * sd[i]));
+            // v (v / sd), not v^2 / sd: v^2 overflows for prices beyond 1e154.
+            o[i] = r[i] * value[i] - nz(small_n[i], dfr[i] * v[i] * (v[i] / sd[i]) * 0.5);
         }
     }
     if let Some(o) = slot(outs, Greek::Rho) {

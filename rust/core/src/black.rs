@@ -21,7 +21,7 @@
 use crate::fastmath::{Arith, Coeffs, COEFFS, EXP_SMALL_MAX};
 use crate::greeks::{Greek, GreekSet};
 use crate::model::Model;
-use crate::normal::{tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI};
+use crate::normal::{cdf, pdf, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
 use crate::validate::is_valid_above;
 
@@ -342,6 +342,57 @@ fn refine_premiums<A: Arith>(
     }
 }
 
+/// The rare fix-up of the tails loop's N(phi d) and n(d), which it takes from `a N(phi d1)`,
+/// `b N(phi d2)` and `W = a n(d1) = b n(d2)` divided by `a` or `b`: exact while those products
+/// are normal numbers, but not when `a` or `b` is zero, subnormal or infinite (a subnormal
+/// spot or strike, an underflowing e^(-rT) or e^(-qT) for huge rT or qT, an overflowing K/F),
+/// nor when `W` underflows because `a` or `b` is below 1 (n(d) itself is then far larger
+/// than `W`: a gamma would read 0 where it is huge). Such options get N and n directly from
+/// the normal distribution; `1e-290` leaves room for `N(phi d) ~ n(d)/|d|` in the tails.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rescue_unscaled_normals<A: Arith>(
+    kind: &[f64],
+    a: &[f64],
+    b: &[f64],
+    d1: &[f64],
+    d2: &[f64],
+    big_n1: &mut [f64],
+    n1: &mut [f64],
+    big_n2: &mut [f64],
+    n2: &mut [f64],
+) {
+    let n = kind.len();
+    let (a, b, d1, d2) = (&a[..n], &b[..n], &d1[..n], &d2[..n]);
+    let (big_n1, n1, big_n2, n2) = (
+        &mut big_n1[..n],
+        &mut n1[..n],
+        &mut big_n2[..n],
+        &mut n2[..n],
+    );
+    // `n1 * a` is `W` again unless `1 / a` overflowed, hence the test of `a` and `b` too.
+    let scaled_ok = |a: f64, b: f64, n1: f64| {
+        let normal = (a >= f64::MIN_POSITIVE) & (b >= f64::MIN_POSITIVE);
+        let finite = (a < f64::INFINITY) & (b < f64::INFINITY);
+        finite & (((a >= 1.0) & (b >= 1.0)) | (normal & (n1 * a >= 1e-290)))
+    };
+    let mut count = 0u64;
+    for i in 0..n {
+        count += u64::from(!scaled_ok(a[i], b[i], n1[i]));
+    }
+    if count == 0 {
+        return;
+    }
+    for i in 0..n {
+        if !scaled_ok(a[i], b[i], n1[i]) {
+            big_n1[i] = cdf::<A>(kind[i] * d1[i]);
+            big_n2[i] = cdf::<A>(kind[i] * d2[i]);
+            n1[i] = pdf::<A>(d1[i]);
+            n2[i] = pdf::<A>(d2[i]);
+        }
+    }
+}
+
 /// Any subset of price and greeks for one tile. Intermediate arrays live on the stack; each
 /// requested output is one vectorisable loop, so the cost follows what is asked. Returns the
 /// number of invalid options, as [`price_tile`].
@@ -418,6 +469,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         // made greeks calls 12-15% slower in two of three measurements.
         let fine_count = mark_fine(kind, d1, d2, sd, flags);
         refine_premiums::<A>(fine_count, kind, a, b, d1, d2, sd, xs, flags, value);
+        rescue_unscaled_normals::<A>(kind, a, b, d1, d2, big_n1, n1, big_n2, n2);
     } else {
         for i in 0..n {
             n1[i] = c.pdf::<A>(d1[i]);
@@ -449,7 +501,9 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
             o[i] = if inverse {
                 b[i] / (s[i] * s[i]) * (nz(n2[i], inv_sd[i]) - 2.0 * kind[i] * big_n2[i])
             } else {
-                nz(n1[i], dfq[i] * inv_sd[i] / s[i])
+                // Divided by S last: dfq / (sd S) can overflow for a subnormal spot where
+                // gamma itself does not.
+                nz(n1[i], dfq[i] * inv_sd[i]) / s[i]
             };
         }
     }
@@ -494,7 +548,7 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         let o = &mut o[..n];
         for i in 0..n {
             o[i] = if inverse {
-                -nz(n2[i], b[i] / s[i] * d1[i] * sqrt_t[i] * inv_sd[i])
+                -nz(n2[i], b[i] * d1[i] * sqrt_t[i] * inv_sd[i]) / s[i]
             } else {
                 -nz(n1[i], dfq[i] * d2[i] * sqrt_t[i] * inv_sd[i])
             };
@@ -510,8 +564,8 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
         let o = &mut o[..n];
         for i in 0..n {
             o[i] = if inverse {
-                let delta = kind[i] * b[i] * big_n2[i] / s[i];
-                r[i] * delta + nz(n2[i], b[i] / s[i] * d1[i] / (2.0 * t[i]))
+                // r delta + ..., divided by F last as gamma.
+                (r[i] * kind[i] * b[i] * big_n2[i] + nz(n2[i], b[i] * d1[i] / (2.0 * t[i]))) / s[i]
             } else {
                 // bsm: phi q e^(-qT) N(phi d1) - e^(-qT) n(d1) ((r-q)/s - d2/(2T)); black76 is
                 // the same with q = r.
@@ -532,8 +586,9 @@ pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     if let Some(o) = slot(outs, Greek::DualGamma) {
         let o = &mut o[..n];
         for i in 0..n {
-            let w = dfr[i] * inv_sd[i] / k[i];
-            o[i] = nz(n2[i], if inverse { w / s[i] } else { w });
+            // Divided by K (and F) last, as gamma.
+            let w = nz(n2[i], dfr[i] * inv_sd[i]) / k[i];
+            o[i] = if inverse { w / s[i] } else { w };
         }
     }
     outs[Greek::Price as usize] = price_slot;

@@ -305,8 +305,8 @@ fn an_option_is_valued_the_same_whatever_its_tile_holds() {
                 assert!(premiums[i].is_nan() && outs.iter().all(|o| o[i].is_nan()));
                 continue;
             }
-            // The same bits, or NaN both (a greek of a subnormal spot can be NaN, and the
-            // sign of a NaN depends on the instructions that made it).
+            // The same bits, or NaN both (an overflowing inverse greek can be NaN, inf - inf,
+            // and the sign of a NaN depends on the instructions that made it).
             let same = |p: f64, q: f64| p.to_bits() == q.to_bits() || (p.is_nan() && q.is_nan());
             let alone = price(model, x);
             assert!(
@@ -336,6 +336,124 @@ fn an_option_is_valued_the_same_whatever_its_tile_holds() {
                 );
             }
         }
+    }
+}
+
+/// How each greek scales when spot (forward) and strike are both multiplied by `lambda`:
+/// `g(lambda S, lambda K) = lambda^degree g(S, K)`. The inverse premium, in coins, has degree 0.
+fn scale_degree(model: Model, g: Greek) -> i32 {
+    let lognormal = match g {
+        Greek::Price | Greek::Vega | Greek::Theta | Greek::Rho | Greek::Epsilon | Greek::Volga => 1,
+        Greek::Delta | Greek::Vanna | Greek::Charm | Greek::DualDelta | Greek::DeltaPa => 0,
+        Greek::Gamma | Greek::DualGamma => -1,
+    };
+    if model == Model::Inverse {
+        lognormal - 1
+    } else {
+        lognormal
+    }
+}
+
+#[test]
+fn greeks_keep_their_scale_for_tiny_and_huge_spots_and_strikes() {
+    // Powers of two keep the inputs exact: 2^-1000 makes the discounted weights a n(d1) and
+    // b n(d2) underflow although n(d) does not, 2^-1032 makes spot and strike subnormal, 2^1000
+    // makes them huge. Every greek must follow its scaling law from the same option in normal
+    // numbers (to the precision a subnormal result has; one that overflows must be huge).
+    let base = [
+        [1.0, 100.0, 103.0, 0.9, 0.3, 0.03, 0.01],
+        [-1.0, 100.0, 103.0, 0.9, 0.3, 0.03, 0.01],
+        [1.0, 100.0, 60.0, 0.25, 0.2, 0.05, 0.02],
+        [-1.0, 100.0, 60.0, 0.25, 0.2, 0.05, 0.02],
+        [1.0, 100.0, 180.0, 2.0, 0.5, 0.01, 0.0],
+        [-1.0, 100.0, 102.0, 0.01, 0.15, 0.03, 0.01],
+        [1.0, 100.0, 160.0, 0.1, 0.15, 0.03, 0.01], // d1 = -9.9: n(d1) = 5e-22
+        [-1.0, 100.0, 40.0, 0.1, 0.15, 0.03, 0.01],
+    ];
+    for model in [Model::Bsm, Model::Black76, Model::Inverse] {
+        for x in base {
+            let mut x = x;
+            if model != Model::Bsm {
+                x[6] = 0.0;
+            }
+            let want_all = all_greeks(model, x);
+            for log2 in [-1000, -1032, 1000] {
+                let lambda = 2f64.powi(log2);
+                let mut y = x;
+                (y[1], y[2]) = (x[1] * lambda, x[2] * lambda);
+                for (g, got) in all_greeks(model, y) {
+                    let base_value = want_all.iter().find(|(h, _)| *h == g).unwrap().1;
+                    // lambda^degree applied in steps, so that 2^1032 does not overflow alone.
+                    let mut want = base_value;
+                    for _ in 0..scale_degree(model, g).abs() {
+                        want = if scale_degree(model, g) > 0 {
+                            want * lambda
+                        } else {
+                            want / lambda
+                        };
+                    }
+                    let ok = if want.is_finite() {
+                        (got - want).abs() <= 1e-12 * want.abs() + 4.0 * f64::from_bits(1)
+                    } else {
+                        got.abs() > 1e300
+                    };
+                    assert!(
+                        ok,
+                        "{model:?} {x:?} scaled by 2^{log2}: {g:?} {got:e}, want {want:e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn greeks_of_an_underflowing_discount_factor_are_its_limits() {
+    // e^(-rT) or e^(-qT) below the smallest double (r T = 800): the terms it weighs vanish, and
+    // no greek may turn into NaN or infinity through it.
+    let (s, k, t): (f64, f64, f64) = (100.0, 103.0, 100.0);
+    let g = |x: [f64; 7], name: Greek| greek(Model::Bsm, x, name);
+    // r T = 800: the call is worth S e^(-qT), all of it delta; the put is worth nothing.
+    let (r, q): (f64, f64) = (8.0, 0.01);
+    let call = [1.0, s, k, t, 0.3, r, q];
+    let dfq = (-q * t).exp();
+    assert!((g(call, Greek::Price) - s * dfq).abs() <= 1e-13 * s * dfq);
+    assert!((g(call, Greek::Delta) - dfq).abs() <= 1e-14);
+    assert!((g(call, Greek::Theta) - q * s * dfq).abs() <= 1e-13 * q * s * dfq);
+    assert!((g(call, Greek::Epsilon) + t * s * dfq).abs() <= 1e-13 * t * s * dfq);
+    for name in [
+        Greek::Rho,
+        Greek::DualDelta,
+        Greek::DualGamma,
+        Greek::Gamma,
+        Greek::Vega,
+    ] {
+        assert_eq!(g(call, name), 0.0, "call {name:?}");
+    }
+    let put = [-1.0, s, k, t, 0.3, r, q];
+    for (name, value) in all_greeks(Model::Bsm, put) {
+        assert_eq!(value, 0.0, "put {name:?}");
+    }
+    // q T = 800: the put is worth K e^(-rT), the call nothing.
+    let (r, q): (f64, f64) = (0.03, 8.0);
+    let put = [-1.0, s, k, t, 0.3, r, q];
+    let dfr = (-r * t).exp();
+    assert!((g(put, Greek::Price) - k * dfr).abs() <= 1e-13 * k * dfr);
+    assert!((g(put, Greek::Theta) - r * k * dfr).abs() <= 1e-13 * r * k * dfr);
+    assert!((g(put, Greek::Rho) + t * k * dfr).abs() <= 1e-13 * t * k * dfr);
+    assert!((g(put, Greek::DualDelta) - dfr).abs() <= 1e-14);
+    for name in [
+        Greek::Delta,
+        Greek::Epsilon,
+        Greek::Gamma,
+        Greek::Vega,
+        Greek::Charm,
+    ] {
+        assert_eq!(g(put, name), 0.0, "put {name:?}");
+    }
+    let call = [1.0, s, k, t, 0.3, r, q];
+    for (name, value) in all_greeks(Model::Bsm, call) {
+        assert_eq!(value, 0.0, "call {name:?}");
     }
 }
 
