@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import doctest
 import io
+import itertools
 import json
 import math
 import types
@@ -141,8 +142,8 @@ def test_quotes_widen_with_size(surface: sg.Surface) -> None:
         assert q.charges.size_factor == pytest.approx(1 + 0.25 * math.sqrt(size / 100))
         halves.append(q.half_spread)
         widths.append(q.ask - q.bid)
-    assert all(a < b for a, b in zip(halves, halves[1:]))
-    assert all(a <= b for a, b in zip(widths, widths[1:])) and widths[-1] > widths[0]
+    assert all(a < b for a, b in itertools.pairwise(halves))
+    assert all(a <= b for a, b in itertools.pairwise(widths)) and widths[-1] > widths[0]
 
 
 def test_quotes_widen_with_risk(surface: sg.Surface) -> None:

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import json
 import math
 import os
@@ -300,7 +301,7 @@ def _revalue(
 
 def _bucket_labels(edges: Sequence[int]) -> list[str]:
     labels = [f"0-{edges[0]}d"]
-    labels += [f"{a + 1}-{b}d" for a, b in zip(edges[:-1], edges[1:])]
+    labels += [f"{a + 1}-{b}d" for a, b in itertools.pairwise(edges)]
     return [*labels, f">{edges[-1]}d"]
 
 

@@ -23,7 +23,7 @@ code  meaning
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +44,7 @@ __all__ = ["IV_STATUS", "implied_vol"]
 #: Status codes of :func:`implied_vol` and their meanings.
 IV_STATUS: dict[int, str] = dict(_core.IV_STATUS)
 
-VolResult = Union[npt.NDArray[np.float64], float]
+VolResult = npt.NDArray[np.float64] | float
 
 
 def implied_vol(

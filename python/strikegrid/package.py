@@ -27,6 +27,7 @@ beyond the last one.
 from __future__ import annotations
 
 import importlib
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -792,7 +793,7 @@ class Package:
 
         edges = np.concatenate([[grid[0]], be, [grid[-1]]])
         pop = 0.0
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in itertools.pairwise(edges):
             if hi > lo and f(0.5 * (lo + hi)) > 0:
                 pop += (1.0 if hi == grid[-1] else cdf(hi)) - (0.0 if lo == grid[0] else cdf(lo))
         return {

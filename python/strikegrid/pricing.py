@@ -26,7 +26,7 @@ venues display: the coins of future that hedge one option (call: ``e^(-rT) (K/F)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Union
+from typing import Any
 
 import numpy.typing as npt
 
@@ -57,7 +57,7 @@ _BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(_core.GREEK_NAMES
 _PRICE_MASK = _BITS["price"]
 _ALL_MASK = sum(_BITS[g] for g in GREEKS)
 
-ArrayOrFloat = Union[FloatArray, float]
+ArrayOrFloat = FloatArray | float
 
 
 def _which(which: str | Iterable[str] | None) -> tuple[int, tuple[str, ...]]:

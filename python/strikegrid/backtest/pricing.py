@@ -55,7 +55,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,7 +81,7 @@ _US_HOURS = {"open": 9.5, "midday": 12.0, "close": 16.0}
 _UTC_HOURS = {"open": 0.0, "midday": 12.0, "close": 24.0}
 
 
-VolInput = Union[float, str, Mapping[float, float]]
+VolInput = float | str | Mapping[float, float]
 
 
 @dataclass(frozen=True)

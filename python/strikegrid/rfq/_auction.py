@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,7 @@ __all__ = [
 #: Response statuses, in the order they rank after the valid quotes.
 STATUSES = ("won", "valid", "expired", "late", "declined")
 
-Seed = Union[int, np.random.Generator, None]
+Seed = int | np.random.Generator | None
 
 
 @dataclass(frozen=True)

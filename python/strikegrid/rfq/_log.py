@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ._request import Request
 
 __all__ = ["read_log", "write_log"]
 
-PathOrFile = Union[str, Path, IO[str]]
+PathOrFile = str | Path | IO[str]
 
 
 def _num(x: float | None) -> Any:
