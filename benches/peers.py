@@ -270,7 +270,10 @@ def build_strikegrid(inp: Inputs) -> Impl:
     which = list(GREEK_KEYS)
     impl.price = lambda: sg.price(*args, model="bsm")
     impl.greeks = lambda: sg.greeks(*args, model="bsm", which=which)
-    impl.scalar = lambda: sg.price("call", *SCALAR_CASE)
+    # Every peer's one-option call passes its arguments one by one, as users write it (a
+    # `*SCALAR_CASE` unpacking costs about 0.05 us of the timed call).
+    spot, strike, expiry, vol, rate, div = SCALAR_CASE
+    impl.scalar = lambda: sg.price("call", spot, strike, expiry, vol, rate, div)
     impl.to_greeks = lambda out: {k: np.asarray(out[k], dtype=np.float64) for k in GREEK_KEYS}
     return impl
 
@@ -316,7 +319,8 @@ def build_numpy(inp: Inputs) -> Impl:
     args = (sign, inp.spot, inp.strike, inp.expiry, inp.vol, inp.rate, inp.div)
     impl.price = lambda: np_bsm_price(*args)
     impl.greeks = lambda: np_bsm_greeks(*args)
-    impl.scalar = lambda: np_bsm_price(1.0, *SCALAR_CASE)
+    spot, strike, expiry, vol, rate, div = SCALAR_CASE
+    impl.scalar = lambda: np_bsm_price(1.0, spot, strike, expiry, vol, rate, div)
     impl.notes.append("single-threaded numpy; kinds as a float +1/-1 array; outputs already raw")
     return impl
 
