@@ -81,11 +81,11 @@ def test_extreme_valid_inputs_give_finite_greeks() -> None:
     # Subnormal spots and strikes, discount factors that underflow (r T or q T = 800), huge
     # prices: valid options whose greeks are all representable, so none may be inf or NaN,
     # and delta stays within its bounds.
-    spot = np.array([1e-310, 1e-310, 100.0, 100.0, 100.0, 100.0, 1e300, 1.0, 2e-300])
-    strike = np.array([103.0, 103.0, 1e-310, 103.0, 103.0, 103.0, 1.0, 1e300, 1.9e-300])
-    expiry = np.array([0.9, 0.9, 0.9, 100.0, 100.0, 100.0, 0.9, 0.9, 0.5])
-    rate = np.array([0.03, 0.03, 0.03, 8.0, 0.03, 8.0, 0.03, 0.03, 0.03])
-    div = np.array([0.01, 0.01, 0.01, 0.01, 8.0, 8.0, 0.01, 0.01, 0.01])
+    spot = np.array([1e-310, 100.0, 100.0, 100.0, 100.0, 1e300, 1.0, 2e-300])
+    strike = np.array([103.0, 1e-310, 103.0, 103.0, 103.0, 1.0, 1e300, 1.9e-300])
+    expiry = np.array([0.9, 0.9, 100.0, 100.0, 100.0, 0.9, 0.9, 0.5])
+    rate = np.array([0.03, 0.03, 8.0, 0.03, 8.0, 0.03, 0.03, 0.03])
+    div = np.array([0.01, 0.01, 0.01, 8.0, 8.0, 0.01, 0.01, 0.01])
     for model in ["bsm", "black76"]:
         for kind in ["call", "put"]:
             q = div if model == "bsm" else 0.0

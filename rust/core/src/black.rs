@@ -21,7 +21,9 @@
 use crate::fastmath::{Arith, Coeffs, COEFFS, EXP_SMALL_MAX};
 use crate::greeks::{Greek, GreekSet};
 use crate::model::Model;
-use crate::normal::{cdf, pdf, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI};
+use crate::normal::{
+    argument_scale, cdf, pdf, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI,
+};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
 use crate::validate::is_valid_above;
 
@@ -193,15 +195,12 @@ fn needs_fine(phi: f64, d1: f64, d2: f64, sd: f64) -> bool {
 /// `512 sd < max(|u|, 1)` for u = +-d1 or +-d2, and |d2| <= |d1| + sd, so it implies
 /// `511 sd < max(|d1|, 1)`; 510 leaves room for rounding. Four operations on values the
 /// set-up loop holds in registers, where the exact test (about twenty) in the premium loop or
-/// a pass of its own cost 3-4% of a price call and of a greeks call (measured on L1-resident
-/// tiles); the fix-up applies the exact test to the few options this marks (of the benchmark's
-/// million, 0.377% marked against 0.356% that need it).
+/// a pass of its own made L1-resident price tiles 3-4% slower; the fix-up applies the exact
+/// test to the few options this marks (of the benchmark's million, 0.377% marked against
+/// 0.356% that need it). A NaN is not marked (its option is invalid).
 #[inline(always)]
 fn may_need_fine(d1: f64, sd: f64) -> bool {
-    let m = d1.abs();
-    // Plain comparisons, as in `needs_fine` (a NaN is not marked; its option is invalid).
-    let scale = if m > 1.0 { m } else { 1.0 };
-    510.0 * sd < scale
+    510.0 * sd < argument_scale(d1)
 }
 
 /// The premium of an out-of-the-money option whose two tails nearly cancel (short expiry and
@@ -227,9 +226,10 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 /// The set-up pass of [`price_tile`] and [`greeks_tile`]: for each option `$i` of `$tile`,
 /// its [`Setup`] `$u` handed to `$store`, and, as the value, the number of options outside the
 /// model's domain, counted from the same loads (their outputs are meaningless; the caller marks
-/// them). A tile takes the fast forms of the discount factors and the log-moneyness when the
-/// whole tile allows it (see [`fast_tile`]), one loop instance per form. A macro rather than a function taking a closure, so that each kernel's
-/// loop compiles exactly as if written out (a shared function measurably slowed the greeks).
+/// them). A tile takes the fast forms of the discount factors ([`small_discounts`]) and the
+/// log-moneyness (normal spots and strikes) when the whole tile allows it, one loop instance
+/// per form. A macro rather than a function taking a closure, so that each kernel's loop
+/// compiles exactly as if written out (a shared function measurably slowed the greeks).
 macro_rules! setup_pass {
     ($A:ty, $M:expr, $c:expr, $tile:expr, |$i:ident, $u:ident| $store:block) => {{
         let tile: &Tile = $tile;

@@ -225,26 +225,19 @@ impl Coeffs {
         *std::hint::black_box(&COEFFS_IN_MEMORY)
     }
 
-    /// `exp(hi + lo)` where `lo` is a small correction to `hi` (|lo| <= ulp(hi)).
+    /// `exp(x)`, or, with `NEG_HALF`, `exp(-(hi + lo)/2)` for a square `hi` <= 2800 and its
+    /// rounding error `lo` (callers clamp). `ESTRIN` chooses the polynomial scheme (see
+    /// [`Coeffs::exp_reduced`]).
     ///
-    /// Cody–Waite reduction `hi + lo = n ln2 + r`, |r| <= ln2/2, a degree-11 polynomial for
-    /// `exp(r)` and a scaling by `2^n` split in two factors so that results in the subnormal
-    /// range and overflow to infinity come out right. NaN propagates.
+    /// Cody–Waite reduction `x = n ln2 + r`, |r| <= ln2/2, a degree-11 polynomial for `exp(r)`
+    /// and a scaling by `2^n` split in two factors so that results in the subnormal range and
+    /// overflow to infinity come out right. NaN propagates. With `NEG_HALF` the reduction
+    /// starts from `hi` itself (-1/2 folded into the constant, the same bits since halving is
+    /// exact), one multiply shorter on the dependency chain, and the argument needs no clamp:
+    /// it is at least -1400, and the two-factor scaling below covers 2^n down to n = -2044, so
+    /// results that underflow come out as 0.
     #[inline(always)]
-    pub fn exp_hl<A: Arith>(&self, hi: f64, lo: f64) -> f64 {
-        self.exp_impl::<A, false, true, false>(hi, lo)
-    }
-
-    /// [`Coeffs::exp_hl`], with the correction `lo` known to be 0 when `LO_IS_ZERO`. `ESTRIN`
-    /// chooses the polynomial scheme (see [`Coeffs::exp_reduced`]).
-    ///
-    /// With `NEG_HALF` the argument is `-(hi + lo)/2` for a square `hi` <= 2800 (callers
-    /// clamp): the reduction then starts from `hi` itself (-1/2 folded into the constant, the
-    /// same bits since halving is exact), one multiply shorter on the dependency chain, and the
-    /// argument needs no clamp: it is at least -1400, and the two-factor scaling below covers
-    /// 2^n down to n = -2044, so results that underflow come out as 0.
-    #[inline(always)]
-    fn exp_impl<A: Arith, const LO_IS_ZERO: bool, const ESTRIN: bool, const NEG_HALF: bool>(
+    fn exp_impl<A: Arith, const ESTRIN: bool, const NEG_HALF: bool>(
         &self,
         hi: f64,
         lo: f64,
@@ -260,8 +253,8 @@ impl Coeffs {
         // The integer n sits in the low mantissa bits of t.
         let ni = (t.to_bits() as i64).wrapping_sub(SHIFTER.to_bits() as i64);
         let r = A::mla(-n, LN2_LO, A::mla(-n, LN2_HI, x));
-        // Skipped when `lo` is a literal 0 (`exp`): `r + 0.0` is not an identity for the compiler.
-        let r = if LO_IS_ZERO { r } else { r + lo };
+        // Only the square has a correction: `r + 0.0` is not an identity for the compiler.
+        let r = if NEG_HALF { r + lo } else { r };
         let p = if ESTRIN {
             self.exp_reduced::<A>(r)
         } else {
@@ -305,14 +298,14 @@ impl Coeffs {
     /// `exp(x)`.
     #[inline(always)]
     pub fn exp<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_impl::<A, true, true, false>(x, 0.0)
+        self.exp_impl::<A, true, false>(x, 0.0)
     }
 
     /// `exp(x)` for discount factors: [`Coeffs::exp`] with the polynomial of
     /// [`Coeffs::exp_small`], so that the two give the same bits where both apply.
     #[inline(always)]
     pub fn exp_discount<A: Arith>(&self, x: f64) -> f64 {
-        self.exp_impl::<A, true, false, false>(x, 0.0)
+        self.exp_impl::<A, false, false>(x, 0.0)
     }
 
     /// `exp(-x*x/2)` with `x*x` formed exactly (as a double-double), so that the Gaussian keeps
@@ -324,7 +317,7 @@ impl Coeffs {
     pub fn exp_neg_half_square<A: Arith>(&self, x: f64) -> f64 {
         let hi = x * x;
         let lo = A::square_err(x, hi);
-        self.exp_impl::<A, false, true, true>(hi, lo)
+        self.exp_impl::<A, true, true>(hi, lo)
     }
 
     /// `ln(s / k)` for positive finite `s` and `k`, without forming `s / k` (no overflow or
@@ -342,7 +335,7 @@ impl Coeffs {
 
     /// [`Coeffs::ln_ratio`] for normal (not subnormal) `s` and `k`, which callers check for a
     /// whole tile: the same bits, without the subnormal rescaling (17 of the set-up loop's 216
-    /// instructions; 5-10% of a price call).
+    /// instructions; the fast form gained 4-7% of a price call, see the README).
     #[inline(always)]
     pub fn ln_ratio_normal<A: Arith>(&self, s: f64, k: f64) -> f64 {
         self.ln_ratio_impl::<A, true>(s, k)
@@ -363,12 +356,6 @@ impl Coeffs {
         let log_m = A::mla(z, r, 2.0 * z);
         A::mla(e, LN2_HI, A::mla(e, LN2_LO, log_m))
     }
-}
-
-/// `exp(hi + lo)`: [`Coeffs::exp_hl`].
-#[inline(always)]
-pub fn exp_hl<A: Arith>(hi: f64, lo: f64) -> f64 {
-    COEFFS.exp_hl::<A>(hi, lo)
 }
 
 /// Bound on |x| for [`exp_small`].

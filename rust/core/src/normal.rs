@@ -304,10 +304,21 @@ fn neg_erfcx_slope<A: Arith>(y: f64) -> f64 {
 /// stay vectorised.
 #[inline(always)]
 pub fn tails_nearly_equal(u_lo: f64, gap: f64, ratio: f64) -> bool {
-    let m = u_lo.abs();
-    // `m.max(1.0)` without f64::max's NaN rule (a NaN u_lo fails `u_lo < 38` anyway).
-    let scale = if m > 1.0 { m } else { 1.0 };
-    (u_lo + gap >= 0.0) & (ratio * gap < scale) & (u_lo < 38.0)
+    (u_lo + gap >= 0.0) & (ratio * gap < argument_scale(u_lo)) & (u_lo < 38.0)
+}
+
+/// `max(|u|, 1)`, the scale of a tail's argument against which [`tails_nearly_equal`] measures
+/// the gap. A plain comparison, without f64::max's NaN rule (two instructions more in the
+/// kernels' loops): a NaN `u` gives 1, and comes from an invalid option whose output is
+/// replaced.
+#[inline(always)]
+pub fn argument_scale(u: f64) -> f64 {
+    let m = u.abs();
+    if m > 1.0 {
+        m
+    } else {
+        1.0
+    }
 }
 
 /// `g (erfcx(y_lo) - erfcx(y_hi))`, y = u/sqrt 2, u_hi = u_lo + gap: the difference
