@@ -109,18 +109,20 @@ fn setup<A: Arith, const M: u8, const FAST: bool>(
     let sqrt_t = t.sqrt();
     let sd = (v * sqrt_t).max(SD_FLOOR);
     let dfr = discount::<A, FAST>(c, -r * t);
-    let ln_sk = if FAST {
-        c.ln_ratio_normal::<A>(s, k)
+    // x = ln(S/K) + (r - q) T for bsm, ln(F/K) for the forward models.
+    let drift = if M == BSM { (r - q) * t } else { 0.0 };
+    let x = if FAST {
+        c.ln_ratio_plus_normal::<A>(s, k, drift)
     } else {
-        c.ln_ratio::<A>(s, k)
+        c.ln_ratio_plus::<A>(s, k, drift)
     };
-    let (x, a, b, dfq) = match M {
+    let (a, b, dfq) = match M {
         BSM => {
             let dfq = discount::<A, FAST>(c, -q * t);
-            (A::mla(r - q, t, ln_sk), s * dfq, k * dfr, dfq)
+            (s * dfq, k * dfr, dfq)
         }
-        BLACK76 => (ln_sk, s * dfr, k * dfr, dfr),
-        _ => (ln_sk, dfr, dfr * (k / s), dfr),
+        BLACK76 => (s * dfr, k * dfr, dfr),
+        _ => (dfr, dfr * (k / s), dfr),
     };
     let d1 = A::mla(0.5, sd, x / sd);
     let d2 = d1 - sd;
