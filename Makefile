@@ -27,13 +27,14 @@ test-rust:
 test-python: dev
 	$(BIN)/python -m pytest -q
 
-# Every test, then the lint gates (formatting, clippy -D warnings, ruff, mypy, stub check) and
-# the documentation build.
+# Every test, then the lint gates (formatting, clippy and rustdoc -D warnings, ruff, mypy, stub
+# check) and the documentation build.
 test: test-rust test-python lint docs
 
 lint: dev
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	$(BIN)/ruff check python tests benches tools
 	$(BIN)/ruff format --check python tests benches tools
 	$(BIN)/python -m mypy python/strikegrid

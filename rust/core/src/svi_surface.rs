@@ -50,7 +50,7 @@ impl Slices<'_> {
     }
 }
 
-/// Implied vols at (strike[i], expiry[i]) into `out` (equal lengths). NaN where expiry <= 0 or
+/// Implied vols at (`strike[i]`, `expiry[i]`) into `out` (equal lengths). NaN where expiry <= 0 or
 /// the strike is not positive.
 pub fn vol_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> Result<()> {
     s.check()?;
@@ -106,8 +106,8 @@ const GRID_ROWS: usize = 128;
 /// (`strike[i]`, `expiry[j]`), the same values [`vol_into`] gives for the broadcast points.
 /// Each expiry's bracketing slices, interpolation weight and ln F are found once, ln K once per
 /// strike, and the calendar envelope is evaluated for a block of strikes at a time over only
-/// the slices that can matter in the block's log-moneyness range (see
-/// [`dominance_thresholds`]); blocks of rows run in parallel.
+/// the slices that can matter in the block's log-moneyness range (see the private
+/// `dominance_thresholds`); blocks of rows run in parallel.
 pub fn vol_grid_into(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f64]) -> Result<()> {
     s.check()?;
     let (nk, nt) = (strike.len(), expiry.len());
@@ -189,7 +189,7 @@ fn grid_body<A: Arith>(s: &Slices, strike: &[f64], expiry: &[f64], out: &mut [f6
     }
 }
 
-/// Implied vols and their strike slopes `dvol/dK` at (strike[i], expiry[i]) (equal lengths;
+/// Implied vols and their strike slopes `dvol/dK` at (`strike[i]`, `expiry[i]`) (equal lengths;
 /// sequential: for callers that already split their work). The slope is that of the slice
 /// holding the calendar envelope at each bracketing expiry, interpolated like the variance.
 pub fn vol_slope_into(
