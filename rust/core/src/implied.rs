@@ -801,11 +801,15 @@ fn quote_inputs<A: Arith>(
         return Quote::Bachelier { df };
     }
     // x = ln(F/K) exactly as the pricing kernels form it (see `black::setup`).
-    let ln_sk = crate::fastmath::ln_ratio::<A>(s, k);
-    let (undiscounted, x) = match model {
-        Model::Bsm => (premium / df, A::mla(r - q, t, ln_sk)),
-        Model::Inverse => (premium * s / df, ln_sk),
-        _ => (premium / df, ln_sk),
+    let drift = if model == Model::Bsm {
+        (r - q) * t
+    } else {
+        0.0
+    };
+    let x = crate::fastmath::COEFFS.ln_ratio_plus::<A>(s, k, drift);
+    let undiscounted = match model {
+        Model::Inverse => premium * s / df,
+        _ => premium / df,
     };
     Quote::Lognormal { undiscounted, x }
 }
