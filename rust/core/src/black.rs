@@ -109,13 +109,7 @@ fn setup<A: Arith, const M: u8, const FAST: bool>(
     let sqrt_t = t.sqrt();
     let sd = (v * sqrt_t).max(SD_FLOOR);
     let dfr = discount::<A, FAST>(c, -r * t);
-    // x = ln(S/K) + (r - q) T for bsm, ln(F/K) for the forward models.
-    let drift = if M == BSM { (r - q) * t } else { 0.0 };
-    let x = if FAST {
-        c.ln_ratio_plus_normal::<A>(s, k, drift)
-    } else {
-        c.ln_ratio_plus::<A>(s, k, drift)
-    };
+    let x = log_forward_moneyness::<A, FAST>(c, M == BSM, s, k, t, r, q);
     let (a, b, dfq) = match M {
         BSM => {
             let dfq = discount::<A, FAST>(c, -q * t);
@@ -136,6 +130,30 @@ fn setup<A: Arith, const M: u8, const FAST: bool>(
         d1,
         d2,
         x,
+    }
+}
+
+/// x = ln(F/K) as the lognormal kernels form it, for them and for the implied-vol solver's
+/// normalisation: ln(S/K) + (r - q) T for bsm (the drift joins the logarithm off its
+/// polynomial's dependency chain, see [`Coeffs::ln_ratio_plus`]), ln(F/K) for the forward
+/// models. `NORMAL` when the caller checked that `s` and `k` are normal numbers (the same bits,
+/// fewer instructions).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn log_forward_moneyness<A: Arith, const NORMAL: bool>(
+    c: &Coeffs,
+    bsm: bool,
+    s: f64,
+    k: f64,
+    t: f64,
+    r: f64,
+    q: f64,
+) -> f64 {
+    let drift = if bsm { (r - q) * t } else { 0.0 };
+    if NORMAL {
+        c.ln_ratio_plus_normal::<A>(s, k, drift)
+    } else {
+        c.ln_ratio_plus::<A>(s, k, drift)
     }
 }
 

@@ -189,7 +189,7 @@ const EXP_COEFF: [f64; 10] = [
     5.000_000_000_000_001e-1,
 ];
 
-/// The coefficient tables of the polynomials of [`exp`], [`ln_ratio`] and
+/// The coefficient tables of the polynomials of [`exp`], [`Coeffs::ln_ratio_plus`] and
 /// [`erfcx`](crate::normal::erfcx), one object for the kernels to read them from.
 ///
 /// The hot kernels take them through [`Coeffs::opaque`], a copy whose values the optimiser
@@ -332,8 +332,8 @@ impl Coeffs {
     ///
     /// `drift` (the Black-Scholes `(r - q) T`) joins the exact `e ln2_hi` off the polynomial's
     /// dependency chain, so one addition follows the polynomial where adding it to the
-    /// logarithm took a third multiply-add (L1-resident BSM price tiles 2.5-4% faster, see the
-    /// README). With `drift` 0 the bits are those of `e ln2_hi + (e ln2_lo + ln m)`, the
+    /// logarithm took a third multiply-add on that chain (L1-resident BSM price tiles 2.5-4%
+    /// faster, see the README). With `drift` 0 the bits are those of `e ln2_hi + (e ln2_lo + ln m)`, the
     /// logarithm alone.
     #[inline(always)]
     pub fn ln_ratio_plus<A: Arith>(&self, s: f64, k: f64, drift: f64) -> f64 {
@@ -342,7 +342,8 @@ impl Coeffs {
 
     /// [`Coeffs::ln_ratio_plus`] for normal (not subnormal) `s` and `k`, which callers check
     /// for a whole tile: the same bits, without the subnormal rescaling (17 of the set-up
-    /// loop's 216 instructions; the fast form gained 4-7% of a price call, see the README).
+    /// loop's 216 instructions when it was introduced; the fast form gained 4-7% of a price
+    /// call, see the README).
     #[inline(always)]
     pub fn ln_ratio_plus_normal<A: Arith>(&self, s: f64, k: f64, drift: f64) -> f64 {
         self.ln_ratio_impl::<A, true>(s, k, drift)
@@ -442,12 +443,6 @@ pub fn ln<A: Arith>(x: f64) -> f64 {
     }
 }
 
-/// `ln(s / k)` without forming `s / k`: [`Coeffs::ln_ratio_plus`] with no drift.
-#[inline(always)]
-pub fn ln_ratio<A: Arith>(s: f64, k: f64) -> f64 {
-    COEFFS.ln_ratio_plus::<A>(s, k, 0.0)
-}
-
 /// `(m, e)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals included unless
 /// `NORMAL`, where the caller guarantees a normal x).
 #[inline(always)]
@@ -468,6 +463,11 @@ fn mantissa_exponent<const NORMAL: bool>(x: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The logarithm alone: no drift.
+    fn ln_ratio<A: Arith>(s: f64, k: f64) -> f64 {
+        COEFFS.ln_ratio_plus::<A>(s, k, 0.0)
+    }
 
     fn ulps(a: f64, b: f64) -> f64 {
         if a == b {

@@ -800,13 +800,16 @@ fn quote_inputs<A: Arith>(
     if model == Model::Bachelier {
         return Quote::Bachelier { df };
     }
-    // x = ln(F/K) exactly as the pricing kernels form it (see `black::setup`).
-    let drift = if model == Model::Bsm {
-        (r - q) * t
-    } else {
-        0.0
-    };
-    let x = crate::fastmath::COEFFS.ln_ratio_plus::<A>(s, k, drift);
+    // x = ln(F/K) exactly as the pricing kernels form it.
+    let x = crate::black::log_forward_moneyness::<A, false>(
+        &crate::fastmath::COEFFS,
+        model == Model::Bsm,
+        s,
+        k,
+        t,
+        r,
+        q,
+    );
     let undiscounted = match model {
         Model::Inverse => premium * s / df,
         _ => premium / df,
