@@ -13,7 +13,7 @@ use crate::greeks::{Greek, GreekSet};
 use crate::model::Model;
 use crate::normal::{cdf_pdf, normalised_time_value, pdf};
 use crate::tile::{slot, OutSlots, Scratch, Tile};
-use crate::validate::is_valid;
+use crate::validate::may_be_invalid;
 
 /// Largest |d| kept: beyond it every Gaussian factor is exactly 0.
 const D_CLAMP: f64 = 1e300;
@@ -32,7 +32,7 @@ fn premium<A: Arith>(phi: f64, s: f64, k: f64, sd: f64, d: f64, dfr: f64) -> f64
     dfr * A::mla(sd, normalised_time_value::<A>(d.abs()), intrinsic)
 }
 
-/// Premiums of one tile; returns the number of invalid options (see `black::price_tile`).
+/// Premiums of one tile; returns a count of possibly invalid options (see `black::price_tile`).
 #[inline(always)]
 pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) -> usize {
     let n = tile.len();
@@ -41,7 +41,7 @@ pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) -> usize {
     let mut invalid = 0u64;
     for i in 0..n {
         let x = [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]];
-        invalid += u64::from(!is_valid(Model::Bachelier, x));
+        invalid += u64::from(may_be_invalid(Model::Bachelier, x, f64::from_bits(1)));
         let (_, sd, d) = setup(s[i], k[i], t[i], v[i]);
         let dfr = exp::<A>(-r[i] * t[i]);
         out[i] = premium::<A>(kind[i], s[i], k[i], sd, d, dfr);
@@ -49,8 +49,8 @@ pub fn price_tile<A: Arith>(tile: &Tile, out: &mut [f64]) -> usize {
     invalid as usize
 }
 
-/// Any subset of price and greeks for one tile (greeks w.r.t. the forward); returns the number
-/// of invalid options (see `black::price_tile`).
+/// Any subset of price and greeks for one tile (greeks w.r.t. the forward); returns a count of
+/// possibly invalid options (see `black::price_tile`).
 #[inline(always)]
 pub fn greeks_tile<A: Arith, const CAP: usize>(
     tile: &Tile,
@@ -66,7 +66,7 @@ pub fn greeks_tile<A: Arith, const CAP: usize>(
     let mut invalid = 0u64;
     for i in 0..n {
         let x = [kind[i], s[i], k[i], t[i], v[i], r[i], q[i]];
-        invalid += u64::from(!is_valid(Model::Bachelier, x));
+        invalid += u64::from(may_be_invalid(Model::Bachelier, x, f64::from_bits(1)));
         (sqrt_t[i], sd[i], d[i]) = setup(s[i], k[i], t[i], v[i]);
         dfr[i] = exp::<A>(-r[i] * t[i]);
     }

@@ -25,7 +25,7 @@ use crate::normal::{
     argument_scale, cdf, pdf, tail_difference_cold, tails_nearly_equal, SQRT_2_OVER_PI,
 };
 use crate::tile::{slot, OutSlots, Scratch, Tile};
-use crate::validate::is_valid_above;
+use crate::validate::may_be_invalid;
 
 /// Floor of vol * sqrt(T); far below any meaningful value, it turns T = 0 or vol = 0 into
 /// the limits of the formulas instead of 0/0.
@@ -244,9 +244,10 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 }
 
 /// The set-up pass of [`price_tile`] and [`greeks_tile`]: for each option `$i` of `$tile`,
-/// its [`Setup`] `$u` handed to `$store`, and, as the value, the number of options outside the
-/// model's domain, counted from the same loads (their outputs are meaningless; the caller marks
-/// them). A tile takes the fast forms of the discount factors ([`small_discounts`]) and the
+/// its [`Setup`] `$u` handed to `$store`, and, as the value, a count of the options that may be
+/// outside the model's domain ([`may_be_invalid`]: 0 when all are in it, else at least the
+/// number outside), counted from the same loads (the outputs of such options are meaningless;
+/// the caller checks the tile exactly and marks them). A tile takes the fast forms of the discount factors ([`small_discounts`]) and the
 /// log-moneyness (normal spots and strikes) when the whole tile allows it, one loop instance
 /// per form. A macro rather than a function taking a closure, so that each kernel's loop
 /// compiles exactly as if written out (a shared function measurably slowed the greeks).
@@ -261,7 +262,7 @@ macro_rules! setup_pass {
                 let mut invalid = 0u64;
                 for $i in 0..n {
                     let x = [kind[$i], s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]];
-                    invalid += u64::from(!is_valid_above(model_of($M), x, $min_price));
+                    invalid += u64::from(may_be_invalid(model_of($M), x, $min_price));
                     let $u =
                         setup::<$A, { $M }, $fast>(c, s[$i], k[$i], t[$i], v[$i], r[$i], q[$i]);
                     $store
@@ -269,9 +270,9 @@ macro_rules! setup_pass {
                 invalid
             }};
         }
-        // The fast form needs normal spots and strikes: its count of invalid options includes
-        // subnormal ones, and a tile with any (never in practice, unless invalid options are)
-        // is done again in the general form, which counts the invalid ones alone.
+        // The fast form needs normal spots and strikes: its count includes subnormal ones, and
+        // a tile with any (never in practice, unless invalid options are) is done again in
+        // the general form, whose count is of possibly invalid options alone.
         let fast_rejects = if small_discounts(t, r, q) {
             one_form!(true, f64::MIN_POSITIVE)
         } else {
@@ -286,9 +287,9 @@ macro_rules! setup_pass {
 }
 
 /// Premiums of one tile, in two passes over L1-resident arrays (setup, then the tails): each
-/// loop body fits the SIMD register file, where one fused loop spills. Returns the number of
-/// options outside the model's domain, counted in the set-up pass (their outputs are
-/// meaningless; the caller marks them): one pass over the inputs does both, so their loads
+/// loop body fits the SIMD register file, where one fused loop spills. Returns the set-up
+/// pass's count of options that may be outside the model's domain (0 when none is; the caller
+/// checks the tile exactly and marks them): one pass over the inputs does both, so their loads
 /// overlap the set-up's arithmetic.
 #[inline(always)]
 pub fn price_tile<A: Arith, const M: u8, const CAP: usize>(
@@ -400,8 +401,8 @@ fn rescue_unscaled_normals<A: Arith>(
 }
 
 /// Any subset of price and greeks for one tile. Intermediate arrays live on the stack; each
-/// requested output is one vectorisable loop, so the cost follows what is asked. Returns the
-/// number of invalid options, as [`price_tile`].
+/// requested output is one vectorisable loop, so the cost follows what is asked. Returns a
+/// count of possibly invalid options, as [`price_tile`].
 #[inline(always)]
 pub fn greeks_tile<A: Arith, const M: u8, const CAP: usize>(
     tile: &Tile,

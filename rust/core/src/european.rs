@@ -92,8 +92,9 @@ impl Operands for SliceOperands<'_> {
     }
 }
 
-/// A full tile of options with the chunk's scratch arrays; returns the number of invalid
-/// options (counted by the kernels' first pass; their outputs are to be replaced).
+/// A full tile of options with the chunk's scratch arrays; returns the kernels' count of
+/// possibly invalid options (0 when all are valid; the caller then checks the tile exactly and
+/// replaces the outputs of the invalid ones).
 #[inline(always)]
 fn kernel_tile<A: Arith>(
     model: Model,
@@ -147,7 +148,7 @@ fn kernel_cap<A: Arith, const CAP: usize>(
 
 multiversion! {
     /// Computes the requested outputs of one tile with the widest SIMD the CPU has; returns the
-    /// number of invalid options.
+    /// count of possibly invalid options (see [`kernel_tile`]).
     fn run_kernel(
         model: Model,
         set: GreekSet,
@@ -255,8 +256,8 @@ fn run_range_in<O: Operands>(
         for (g, o) in order.iter().zip(outs.iter_mut()) {
             slots[*g as usize] = Some(&mut o[lo..lo + m]);
         }
-        // The kernel counts invalid options as it reads the inputs; the rare tile with some
-        // is then checked option by option.
+        // The kernel counts possibly invalid options as it reads the inputs (a superset, see
+        // `validate::may_be_invalid`); the rare tile with some is then checked option by option.
         let bad = match run_kernel(model, set, &tile, &mut slots, scratch) {
             0 => 0,
             _ => validate::mark(model, &tile, &mut valid[..m]),

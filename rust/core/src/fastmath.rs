@@ -443,8 +443,9 @@ pub fn ln<A: Arith>(x: f64) -> f64 {
     }
 }
 
-/// `(m, e)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals included unless
-/// `NORMAL`, where the caller guarantees a normal x).
+/// `(m, e + 2^52 + 1023)` with x = 2^e m, m in [1, 2), for a positive finite x (subnormals
+/// included unless `NORMAL`, where the caller guarantees a normal x). The exponent comes with
+/// an offset, exact in a double, that a difference of two of them cancels exactly.
 #[inline(always)]
 fn mantissa_exponent<const NORMAL: bool>(x: f64) -> (f64, f64) {
     let subnormal = !NORMAL && x < f64::MIN_POSITIVE;
@@ -455,9 +456,10 @@ fn mantissa_exponent<const NORMAL: bool>(x: f64) -> (f64, f64) {
     };
     let bits = xs.to_bits();
     let m = f64::from_bits((bits & MANTISSA_MASK) | 0x3ff0_0000_0000_0000);
-    // The biased exponent as a double, via the 2^52 trick (no integer-to-float conversion).
-    let biased = f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52)) - TWO52;
-    (m, biased - 1023.0 - if subnormal { 54.0 } else { 0.0 })
+    // The biased exponent plus 2^52 as a double, by placing it in the low mantissa bits (no
+    // integer-to-float conversion).
+    let offset = f64::from_bits(0x4330_0000_0000_0000 | (bits >> 52));
+    (m, offset - if subnormal { 54.0 } else { 0.0 })
 }
 
 #[cfg(test)]
