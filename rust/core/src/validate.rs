@@ -13,10 +13,11 @@ pub fn is_valid(model: Model, x: [f64; 7]) -> bool {
 }
 
 /// [`is_valid`], with spot and strike (where the model needs them positive) required to be at
-/// least `min_price` instead of positive: `f64::MIN_POSITIVE` also rules out subnormal ones
-/// at no extra cost, for kernels whose fast form needs normal numbers.
+/// least `min_price` instead of positive: the exact counterpart of [`may_be_invalid`], whose
+/// `f64::MIN_POSITIVE` also rules out subnormal ones for kernels whose fast form needs normal
+/// numbers.
 #[inline(always)]
-pub fn is_valid_above(model: Model, x: [f64; 7], min_price: f64) -> bool {
+fn is_valid_above(model: Model, x: [f64; 7], min_price: f64) -> bool {
     let [kind, s, k, t, v, r, q] = x;
     let kind_ok = (kind == 1.0) | (kind == -1.0);
     let finite = s.is_finite()
