@@ -24,7 +24,15 @@ as options per second. The in-process implementations are timed in rounds, one c
 per round, so that every implementation's calls spread over the same stretch of wall time: on a
 shared machine a burst of load from elsewhere then slows a call of each rather than all the
 calls of whichever happened to be timed at that moment (strikegrid's seven calls last 60 ms,
-numpy's half a second). py_vollib_vectorized, in its own interpreter, is timed after them.
+numpy's half a second). In each round every timed call directly follows an untimed call of the
+same implementation: on this project's 2-core virtual machine a core that sat idle for some
+tens of milliseconds runs the next few milliseconds markedly slower (measured four times: a
+1M-option strikegrid price call after a 70 ms pause took a median 12.5-13.8 ms against 7.4-10.1
+back to back), which a call of 7 ms feels and one of 65 ms hardly does, so without
+it the best of a few calls measured the machine waking up as much as the code. ``--cold``
+times each call straight after the other implementations' calls instead (as before this
+option existed). py_vollib_vectorized, in its own interpreter, is timed after them; with only
+itself in the rounds its calls follow each other anyway.
 Outputs are converted to strikegrid's raw conventions (vega per 1.00 of vol, theta = -dV/dT per
 year, rho per 1.00 of rate) and compared with strikegrid's: max absolute and max relative
 difference. A peer that is missing or fails is reported as skipped with the
@@ -484,13 +492,16 @@ def measure(impl: Impl, repeat: int) -> ImplRun:
     return measure_interleaved([impl], repeat)[0]
 
 
-def measure_interleaved(impls: list[Impl], repeat: int) -> list[ImplRun]:
-    """Time the tasks of several implementations in rounds of one call each.
+def measure_interleaved(impls: list[Impl], repeat: int, cold: bool = False) -> list[ImplRun]:
+    """Time the tasks of several implementations in rounds of one timed call each.
 
     Per task: one warm-up call of each implementation, then ``repeat`` rounds in which each
-    calls once; an implementation's best call is its time. An implementation that raises is
-    dropped from that task with the error. Outputs are converted after the rounds.
+    calls once untimed and at once again timed (only the timed call with ``cold`` or a single
+    implementation, whose calls follow each other anyway); an implementation's best timed
+    call is its time. An implementation that raises is dropped from that task with the error.
+    Outputs are converted after the rounds.
     """
+    warm_each = not cold and len(impls) > 1
     runs = [ImplRun(i.name, i.version, i.notes, i.alt_refs, i.skipped) for i in impls]
     live = [(impl, run) for impl, run in zip(impls, runs) if not impl.skipped]
     for task in TASKS:
@@ -509,6 +520,8 @@ def measure_interleaved(impls: list[Impl], repeat: int) -> list[ImplRun]:
                 if run.name in failed:
                     continue
                 try:
+                    if warm_each and round_no > 0:
+                        fn()
                     t0 = time.perf_counter()
                     out = fn()
                     seconds = time.perf_counter() - t0
@@ -727,6 +740,7 @@ def build_report(
         "meta": {
             "n": inp.n,
             "repeat": args.repeat,
+            "cold": bool(args.cold),
             "seed": args.seed,
             "rate": inp.rate,
             "div": inp.div,
@@ -828,9 +842,14 @@ def print_report(report: dict[str, Any]) -> None:
     for name, reason in report["skipped"].items():
         print(f"  {name}: skipped ({reason})")
     print()
+    timing = (
+        "each timed call right after the other implementations' calls"
+        if meta.get("cold")
+        else "each timed call right after an untimed one of the same implementation"
+    )
     print(
         f"summary: n={n:,}, best of {meta['repeat']} after 1 warm-up (in-process implementations"
-        f" interleaved call by call), seed {meta['seed']};"
+        f" interleaved round by round, {timing}), seed {meta['seed']};"
         f" Python {meta['python']}, numpy {meta['numpy']}, {meta['cpu_count']} CPUs;"
         f" diffs vs {meta['reference']}, rel = |a-b|/max(|a|,|b|) where > {meta['rel_floor']:g}"
     )
@@ -887,6 +906,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="set RAYON_NUM_THREADS before anything runs (pyvolr, and strikegrid if it uses rayon)",
     )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="time each call right after the other implementations' calls, without an untimed"
+        " call of the same implementation just before it",
+    )
     p.add_argument("--skip", action="append", default=[], help="skip an implementation by name")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--io", type=Path, default=None, help=argparse.SUPPRESS)
@@ -932,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     names = ", ".join(i.name for i in impls if not i.skipped)
     print(f"  timing {names}, interleaved ...", flush=True)
-    runs.extend(measure_interleaved(impls, args.repeat))
+    runs.extend(measure_interleaved(impls, args.repeat, cold=args.cold))
     if PVV in skip:
         runs.append(ImplRun(PVV, "", [], {}, skipped="--skip"))
     else:
