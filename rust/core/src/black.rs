@@ -247,9 +247,9 @@ fn fine_premium<A: Arith>(phi: f64, a: f64, b: f64, d1: f64, d2: f64, sd: f64, x
 /// its [`Setup`] `$u` handed to `$store`, and, as the value, a count of the options that may be
 /// outside the model's domain ([`may_be_invalid`]: 0 when all are in it, else at least the
 /// number outside), counted from the same loads (the outputs of such options are meaningless;
-/// the caller checks the tile exactly and marks them). A tile takes the fast forms of the discount factors ([`small_discounts`]) and the
-/// log-moneyness (normal spots and strikes) when the whole tile allows it, one loop instance
-/// per form. A macro rather than a function taking a closure, so that each kernel's loop
+/// the caller checks the tile exactly and marks them). A tile takes the fast forms of the
+/// discount factors ([`small_discounts`]) and the log-moneyness (normal spots and strikes) when
+/// the whole tile allows it, one loop instance per form. A macro rather than a function taking a closure, so that each kernel's loop
 /// compiles exactly as if written out (a shared function measurably slowed the greeks).
 macro_rules! setup_pass {
     ($A:ty, $M:expr, $c:expr, $tile:expr, |$i:ident, $u:ident| $store:block) => {{

@@ -333,8 +333,8 @@ impl Coeffs {
     /// `drift` (the Black-Scholes `(r - q) T`) joins the exact `e ln2_hi` off the polynomial's
     /// dependency chain, so one addition follows the polynomial where adding it to the
     /// logarithm took a third multiply-add on that chain (L1-resident BSM price tiles 2.5-4%
-    /// faster, see the README). With `drift` 0 the bits are those of `e ln2_hi + (e ln2_lo + ln m)`, the
-    /// logarithm alone.
+    /// faster, see the README). With `drift` 0 the bits are those of
+    /// `e ln2_hi + (e ln2_lo + ln m)`, the logarithm alone.
     #[inline(always)]
     pub fn ln_ratio_plus<A: Arith>(&self, s: f64, k: f64, drift: f64) -> f64 {
         self.ln_ratio_impl::<A, false>(s, k, drift)

@@ -26,13 +26,7 @@ fn is_valid_above(model: Model, x: [f64; 7], min_price: f64) -> bool {
         & v.is_finite()
         & r.is_finite()
         & q.is_finite();
-    let prices_ok = if model.needs_positive_prices() {
-        (s >= min_price) & (k >= min_price)
-    } else {
-        true
-    };
-    let div_ok = model.takes_div() | (q == 0.0);
-    kind_ok & finite & prices_ok & div_ok & (t >= 0.0) & (v >= 0.0)
+    kind_ok & finite & bounds_ok(model, x, min_price)
 }
 
 /// A cheap superset of `!is_valid_above(model, x, min_price)` for the kernels' count of
@@ -46,13 +40,22 @@ pub fn may_be_invalid(model: Model, x: [f64; 7], min_price: f64) -> bool {
     let [kind, s, k, t, v, r, q] = x;
     let kind_ok = kind * kind == 1.0;
     let finite = (((s + k) + (t + v)) + (r + q)).abs() < f64::INFINITY;
+    !(kind_ok & finite & bounds_ok(model, x, min_price))
+}
+
+/// The domain tests other than the kind and finiteness, shared by [`is_valid_above`] and
+/// [`may_be_invalid`]: positive prices where the model needs them (at least `min_price`), no
+/// dividend yield where it takes none, expiry and vol not negative (false for NaN).
+#[inline(always)]
+fn bounds_ok(model: Model, x: [f64; 7], min_price: f64) -> bool {
+    let [_, s, k, t, v, _, q] = x;
     let prices_ok = if model.needs_positive_prices() {
         (s >= min_price) & (k >= min_price)
     } else {
         true
     };
     let div_ok = model.takes_div() | (q == 0.0);
-    !(kind_ok & finite & prices_ok & div_ok & (t >= 0.0) & (v >= 0.0))
+    prices_ok & div_ok & (t >= 0.0) & (v >= 0.0)
 }
 
 /// Marks each option of `tile` valid or not; returns the number of invalid ones (the rare path,
